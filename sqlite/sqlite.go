@@ -1,0 +1,306 @@
+// Package sqlite stores Canasta's registry, programs and ledger in one
+// embedded SQLite file and implements every service interface of package
+// canasta on it.
+//
+// The server and CLI commands may open the same file at the same time, so
+// nothing that can change (tokens, balances, the schema) is cached in
+// memory: every call reads the database, and balances are enforced by the
+// database itself, with conditional updates and CHECK constraints, never by
+// a lock in this process.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/canasta/canasta"
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// DB is an open Canasta database: one writer connection and a pool of
+// read-only connections on the same file.
+type DB struct {
+	// writer has a single connection whose transactions begin IMMEDIATE:
+	// they take the file's write lock at BEGIN, so two processes never
+	// both read a balance and then both try to upgrade to write it.
+	writer *sql.DB
+	// reader is a pool of query_only connections; in WAL mode they read
+	// a committed snapshot without waiting for the writer.
+	reader *sql.DB
+
+	// Path is the database file, e.g. DIR/canasta.db.
+	Path string
+
+	// Now returns the current time. Tests replace it.
+	Now func() time.Time
+
+	// Rules compiles program rules. Required by CreateProgram and RunCycle.
+	Rules canasta.RuleEngine
+
+	// Logger receives operational messages; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// NewDB returns a DB for the file at path; call Open before use.
+func NewDB(path string) *DB {
+	return &DB{Path: path, Now: time.Now}
+}
+
+// Connection settings shared by every connection. synchronous=FULL makes a
+// commit wait until the WAL is on stable storage: an acknowledged
+// redemption survives a power cut. busy_timeout lets a writer wait for
+// another process's transaction instead of failing at once.
+var commonPragmas = []string{
+	"busy_timeout(10000)",
+	"foreign_keys(1)",
+	"synchronous(FULL)",
+}
+
+const (
+	writerCacheKiB = 131072 // an import touches random pages of the household id index
+	readerCacheKiB = 16384
+	// readerMmapBytes lets readers map the file instead of copying each
+	// page in with a system call; a full cycle reads every page, and
+	// measured a fifth faster. SQLite caps it at its compile-time limit.
+	readerMmapBytes = 1 << 31
+)
+
+// dsn builds a modernc.org/sqlite data source name. Without a "file:"
+// prefix the path is passed through unescaped, so any file name but one
+// holding '?' works.
+func (db *DB) dsn(cacheKiB int, extra url.Values) string {
+	q := url.Values{}
+	for _, p := range commonPragmas {
+		q.Add("_pragma", p)
+	}
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheKiB))
+	for k, vs := range extra {
+		for _, v := range vs {
+			q.Add(k, v)
+		}
+	}
+	return db.Path + "?" + q.Encode()
+}
+
+// Open creates the file if needed, sets the connection pragmas and applies
+// pending migrations.
+func (db *DB) Open() (err error) {
+	if db.Path == "" || db.Path == ":memory:" {
+		return fmt.Errorf("open sqlite: a database file path is required")
+	}
+	if strings.ContainsRune(db.Path, '?') {
+		return fmt.Errorf("open sqlite: path %q must not contain '?'", db.Path)
+	}
+	if db.Now == nil {
+		db.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(db.Path), 0o700); err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+
+	db.writer, err = sql.Open("sqlite", db.dsn(writerCacheKiB, url.Values{
+		"_pragma": {"journal_mode(WAL)", "journal_size_limit(67108864)"},
+		"_txlock": {"immediate"},
+	}))
+	if err != nil {
+		return fmt.Errorf("open sqlite writer: %w", err)
+	}
+	db.writer.SetMaxOpenConns(1)
+	db.writer.SetMaxIdleConns(1)
+	db.writer.SetConnMaxLifetime(0)
+	db.writer.SetConnMaxIdleTime(0)
+	if err := db.writer.Ping(); err != nil {
+		return fmt.Errorf("open sqlite writer: %w", err)
+	}
+	if err := db.migrate(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+
+	db.reader, err = sql.Open("sqlite", db.dsn(readerCacheKiB, url.Values{
+		"_query_only": {"1"},
+		"_pragma":     {fmt.Sprintf("mmap_size(%d)", readerMmapBytes)},
+	}))
+	if err != nil {
+		return fmt.Errorf("open sqlite reader: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	db.reader.SetMaxOpenConns(n)
+	db.reader.SetMaxIdleConns(n)
+	if err := db.reader.Ping(); err != nil {
+		return fmt.Errorf("open sqlite reader: %w", err)
+	}
+	return nil
+}
+
+// migrate applies, in name order, each embedded migration not yet recorded
+// in the migrations table, each in its own transaction.
+func (db *DB) migrate() error {
+	if _, err := db.writer.Exec(`CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.migrateFile(name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateFile applies one migration. The check runs inside the IMMEDIATE
+// transaction, so two processes opening a new file at once apply it once.
+func (db *DB) migrateFile(name string) error {
+	tx, err := db.writer.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	var n int
+	if err := tx.QueryRow(`SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	} else if n != 0 {
+		return nil
+	}
+	buf, err := fs.ReadFile(migrationFS, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(string(buf)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Close closes both handles.
+func (db *DB) Close() error {
+	var errs []error
+	if db.reader != nil {
+		errs = append(errs, db.reader.Close())
+		db.reader = nil
+	}
+	if db.writer != nil {
+		errs = append(errs, db.writer.Close())
+		db.writer = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (db *DB) logger() *slog.Logger {
+	if db.Logger != nil {
+		return db.Logger
+	}
+	return slog.Default()
+}
+
+// now is the clock truncated to what both stores can keep.
+func (db *DB) now() time.Time {
+	return db.Now().UTC().Truncate(time.Microsecond)
+}
+
+// Tx is a transaction with the time it began, so every row it writes
+// carries one timestamp.
+type Tx struct {
+	*sql.Tx
+	db  *DB
+	now time.Time
+}
+
+// beginWrite starts an IMMEDIATE transaction on the writer: it holds the
+// file's write lock, waiting up to busy_timeout for another process.
+func (db *DB) beginWrite(ctx context.Context) (*Tx, error) {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin write: %w", err)
+	}
+	return &Tx{Tx: tx, db: db, now: db.now()}, nil
+}
+
+// beginRead starts a read-only transaction on the reader pool.
+func (db *DB) beginRead(ctx context.Context) (*Tx, error) {
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("begin read: %w", err)
+	}
+	return &Tx{Tx: tx, db: db, now: db.now()}, nil
+}
+
+// beginRecordRead starts the transaction for a read of a household's
+// record. A staff read must be logged in the same transaction that serves
+// it, so the data never leaves without its log row; that needs the writer.
+// Internal calls carry no actor, are not logged and use the reader pool.
+func (db *DB) beginRecordRead(ctx context.Context) (*Tx, error) {
+	if canasta.ActorFromContext(ctx) != nil {
+		return db.beginWrite(ctx)
+	}
+	return db.beginRead(ctx)
+}
+
+// timeFormat is fixed width, so text order is time order.
+const timeFormat = "2006-01-02T15:04:05.000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// nullString stores "" as NULL, for columns that are UNIQUE or indexed
+// only where present.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// rowsAffected is r's count; the driver always knows it.
+func rowsAffected(r sql.Result) int64 {
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY
+// constraint failure.
+func isUniqueViolation(err error) bool {
+	var e *sqlitedriver.Error
+	if errors.As(err, &e) {
+		return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

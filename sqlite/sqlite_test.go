@@ -1,0 +1,372 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canasta/canasta"
+	"github.com/canasta/canasta/sqlite"
+)
+
+// testNow is the fake clock's start: mid-March 2025, so the current period
+// is 2025-03.
+var testNow = time.Date(2025, 3, 15, 10, 0, 0, 0, time.UTC)
+
+const testPeriod = canasta.Period("2025-03")
+
+// testClock is a settable clock shared by handles on one file.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// MustOpenDB opens a database in a temporary directory with a fake clock
+// and the fake rule engine, and closes it when the test ends.
+func MustOpenDB(tb testing.TB) (*sqlite.DB, *testClock) {
+	tb.Helper()
+	clock := &testClock{now: testNow}
+	db := mustOpenPath(tb, filepath.Join(tb.TempDir(), "canasta.db"), clock)
+	return db, clock
+}
+
+// mustOpenPath opens another handle, as another process would.
+func mustOpenPath(tb testing.TB, path string, clock *testClock) *sqlite.DB {
+	tb.Helper()
+	db := sqlite.NewDB(path)
+	db.Now = clock.Now
+	db.Rules = fakeEngine{}
+	db.Logger = slog.New(slog.DiscardHandler)
+	if err := db.Open(); err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	return db
+}
+
+// fakeEngine stands in for package rules, which this package must not
+// import. It understands:
+//
+//	eligibility: "true", "false", "income<N" (declared income below N),
+//	             "size>=N", "has:NAME" (a declared household bool attribute)
+//	quantity:    "N", "size*N", "fail" (always an error),
+//	             "fail-size:N" (an error for households of N members, else 1000)
+type fakeEngine struct{}
+
+type fakeRule struct {
+	eligible func(*canasta.Facts) bool
+	quantity func(*canasta.Facts) (int64, error)
+}
+
+func (fakeEngine) Compile(p *canasta.Program, s *canasta.Schema) (canasta.Rule, error) {
+	var r fakeRule
+	e := p.Eligibility
+	switch {
+	case e == "true":
+		r.eligible = func(*canasta.Facts) bool { return true }
+	case e == "false":
+		r.eligible = func(*canasta.Facts) bool { return false }
+	case strings.HasPrefix(e, "income<"):
+		n, err := strconv.ParseInt(strings.TrimPrefix(e, "income<"), 10, 64)
+		if err != nil {
+			return nil, canasta.Errorf(canasta.EINVALID, "bad income bound")
+		}
+		r.eligible = func(f *canasta.Facts) bool { return f.MonthlyIncome >= 0 && f.MonthlyIncome < n }
+	case strings.HasPrefix(e, "size>="):
+		n, err := strconv.ParseInt(strings.TrimPrefix(e, "size>="), 10, 64)
+		if err != nil {
+			return nil, canasta.Errorf(canasta.EINVALID, "bad size bound")
+		}
+		r.eligible = func(f *canasta.Facts) bool { return f.Size >= n }
+	case strings.HasPrefix(e, "has:"):
+		name := strings.TrimPrefix(e, "has:")
+		if a, ok := s.Household[name]; !ok || a.Type != canasta.AttributeBool {
+			return nil, canasta.Errorf(canasta.EINVALID, "Undeclared household bool attribute %q.", name)
+		}
+		r.eligible = func(f *canasta.Facts) bool { v, _ := f.Attributes[name].(bool); return v }
+	default:
+		return nil, canasta.Errorf(canasta.EINVALID, "Cannot parse eligibility %q.", e)
+	}
+
+	q := p.Quantity
+	switch {
+	case q == "fail":
+		r.quantity = func(*canasta.Facts) (int64, error) {
+			return 0, canasta.Errorf(canasta.EINVALID, "Program %q failed.", p.Name)
+		}
+	case strings.HasPrefix(q, "fail-size:"):
+		n, err := strconv.ParseInt(strings.TrimPrefix(q, "fail-size:"), 10, 64)
+		if err != nil {
+			return nil, canasta.Errorf(canasta.EINVALID, "bad size")
+		}
+		r.quantity = func(f *canasta.Facts) (int64, error) {
+			if f.Size == n {
+				return 0, canasta.Errorf(canasta.EINVALID, "Program %q failed.", p.Name)
+			}
+			return 1000, nil
+		}
+	case strings.HasPrefix(q, "size*"):
+		n, err := strconv.ParseInt(strings.TrimPrefix(q, "size*"), 10, 64)
+		if err != nil {
+			return nil, canasta.Errorf(canasta.EINVALID, "bad factor")
+		}
+		r.quantity = func(f *canasta.Facts) (int64, error) { return f.Size * n, nil }
+	default:
+		n, err := strconv.ParseInt(q, 10, 64)
+		if err != nil {
+			return nil, canasta.Errorf(canasta.EINVALID, "Cannot parse quantity %q.", q)
+		}
+		r.quantity = func(*canasta.Facts) (int64, error) { return n, nil }
+	}
+	return r, nil
+}
+
+func (r fakeRule) Evaluate(f *canasta.Facts) (canasta.Grant, error) {
+	if !r.eligible(f) {
+		return canasta.Grant{Explanation: "not eligible"}, nil
+	}
+	q, err := r.quantity(f)
+	if err != nil {
+		return canasta.Grant{}, err
+	}
+	return canasta.Grant{Eligible: true, Quantity: q, Explanation: fmt.Sprintf("size %d gives %d", f.Size, q)}, nil
+}
+
+// staff is a context with an actor and purpose, as the HTTP layer sets it.
+func staff(purpose canasta.Purpose) context.Context {
+	ctx := canasta.NewContextWithActor(context.Background(), &canasta.Actor{TokenID: 7, Name: "clerk", Role: canasta.RoleRegistrar})
+	if purpose != "" {
+		ctx = canasta.NewContextWithPurpose(ctx, purpose)
+	}
+	return ctx
+}
+
+// wantCode fails the test unless err carries the application error code
+// (or is nil when code is "").
+func wantCode(tb testing.TB, err error, code string) {
+	tb.Helper()
+	if got := canasta.ErrorCode(err); got != code {
+		tb.Fatalf("error code = %q, want %q (err: %v)", got, code, err)
+	}
+}
+
+// newHousehold returns a valid household of size members, tagged n so
+// source ids are unique.
+func newHousehold(n, size int) *canasta.Household {
+	h := &canasta.Household{
+		SourceID:      fmt.Sprintf("H%07d", n),
+		Address:       canasta.Address{Line: "1 Main St", Locality: "Town", Region: "North", Postcode: "1000"},
+		MonthlyIncome: int64(n%5) * 10000,
+	}
+	for i := range size {
+		h.Members = append(h.Members, &canasta.Person{
+			SourceID:     fmt.Sprintf("P%07d-%d", n, i),
+			GivenName:    fmt.Sprintf("Given%d", i),
+			FamilyName:   fmt.Sprintf("Family%d", n),
+			BirthDate:    fmt.Sprintf("%04d-%02d-%02d", 1950+i*10, 1+i%12, 1+i%28),
+			Sex:          canasta.Sex([]string{"F", "M", "X", ""}[i%4]),
+			Relationship: map[bool]string{true: canasta.RelationshipHead, false: "member"}[i == 0],
+		})
+	}
+	return h
+}
+
+// syntheticHouseholds returns count households of 1 to 7 members (about 4
+// on average) numbered from first, with declared attributes on some.
+func syntheticHouseholds(first, count int) []*canasta.Household {
+	rng := rand.New(rand.NewPCG(uint64(first), 42))
+	hs := make([]*canasta.Household, count)
+	for i := range hs {
+		n := first + i
+		h := newHousehold(n, 1+rng.IntN(7))
+		h.MonthlyIncome = rng.Int64N(200000)
+		if n%3 == 0 {
+			h.Attributes = map[string]any{"farmer": true}
+		}
+		for j, m := range h.Members {
+			m.NationalID = fmt.Sprintf("NID%08d%d", n, j)
+			if j%2 == 1 {
+				m.Attributes = map[string]any{"school_grade": int64(j)}
+			}
+		}
+		hs[i] = h
+	}
+	return hs
+}
+
+// declareSyntheticAttributes declares the attributes syntheticHouseholds uses.
+func declareSyntheticAttributes(tb testing.TB, db *sqlite.DB) {
+	tb.Helper()
+	as := sqlite.NewAttributeService(db)
+	for _, a := range []*canasta.Attribute{
+		{Name: "farmer", Type: canasta.AttributeBool, AppliesTo: canasta.AppliesToHousehold, Purpose: "Agricultural input support eligibility."},
+		{Name: "school_grade", Type: canasta.AttributeInt, AppliesTo: canasta.AppliesToPerson, Purpose: "School meal program eligibility by grade."},
+	} {
+		if err := as.CreateAttribute(context.Background(), a); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func mustCreateProgram(tb testing.TB, db *sqlite.DB, name, code string, unit canasta.Unit, eligibility, quantity string) *canasta.Program {
+	tb.Helper()
+	p := &canasta.Program{Name: name, Commodity: canasta.Commodity{Code: code, Unit: unit},
+		Eligibility: eligibility, Quantity: quantity, Period: canasta.PeriodMonthly}
+	if err := sqlite.NewProgramService(db).CreateProgram(context.Background(), p); err != nil {
+		tb.Fatalf("create program %s: %v", name, err)
+	}
+	return p
+}
+
+func mustCreatePoint(tb testing.TB, db *sqlite.DB) *canasta.Point {
+	tb.Helper()
+	p := &canasta.Point{Name: "Corner shop", Kind: canasta.PointShop, Region: "North"}
+	if err := sqlite.NewPointService(db).CreatePoint(context.Background(), p); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func mustCreateHousehold(tb testing.TB, db *sqlite.DB, h *canasta.Household) *canasta.Household {
+	tb.Helper()
+	if err := sqlite.NewHouseholdService(db).CreateHousehold(context.Background(), h); err != nil {
+		tb.Fatalf("create household: %v", err)
+	}
+	return h
+}
+
+func TestDB_Open(t *testing.T) {
+	t.Run("MigrationsOnceOnReopen", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "canasta.db")
+		clock := &testClock{now: testNow}
+		for i := range 3 {
+			db := sqlite.NewDB(path)
+			db.Now = clock.Now
+			if err := db.Open(); err != nil {
+				t.Fatalf("open %d: %v", i, err)
+			}
+			if i == 0 {
+				declareSyntheticAttributes(t, db)
+			}
+			attrs, err := sqlite.NewAttributeService(db).FindAttributes(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			} else if len(attrs) != 2 {
+				t.Fatalf("open %d: %d attributes, want the 2 declared before", i, len(attrs))
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		var n int
+		if err := raw.QueryRow(`SELECT COUNT(*) FROM migrations WHERE name = 'migration/001_init.sql'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		} else if n != 1 {
+			t.Fatalf("001_init recorded %d times, want 1", n)
+		}
+		var mode string
+		if err := raw.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		} else if mode != "wal" {
+			t.Fatalf("journal_mode = %q, want wal", mode)
+		}
+	})
+
+	t.Run("ConcurrentFirstOpen", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "canasta.db")
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		dbs := make([]*sqlite.DB, 4)
+		for i := range dbs {
+			wg.Go(func() {
+				dbs[i] = sqlite.NewDB(path)
+				errs[i] = dbs[i].Open()
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("open %d: %v", i, err)
+			}
+			dbs[i].Close()
+		}
+	})
+
+	for _, tt := range []struct {
+		name, path string
+	}{
+		{"EmptyPath", ""},
+		{"Memory", ":memory:"},
+		{"QuestionMark", filepath.Join(t.TempDir(), "a?b.db")},
+	} {
+		t.Run("Rejects"+tt.name, func(t *testing.T) {
+			db := sqlite.NewDB(tt.path)
+			if err := db.Open(); err == nil {
+				db.Close()
+				t.Fatalf("Open(%q) succeeded, want an error", tt.path)
+			}
+		})
+	}
+}
+
+// TestDB_SecondHandle checks that a handle opened on the same file, as by a
+// CLI command running beside the server, sees the other's writes at once:
+// nothing is cached in memory.
+func TestDB_SecondHandle(t *testing.T) {
+	clock := &testClock{now: testNow}
+	path := filepath.Join(t.TempDir(), "canasta.db")
+	server := mustOpenPath(t, path, clock)
+	cli := mustOpenPath(t, path, clock)
+	ctx := context.Background()
+
+	// The server authenticates once before the token exists, to warm up
+	// any cache it might have.
+	_, err := sqlite.NewTokenService(server).Authenticate(ctx, "cnst_nothing")
+	wantCode(t, err, canasta.EUNAUTHORIZED)
+
+	tok, secret, err := sqlite.NewTokenService(cli).CreateToken(ctx, canasta.RoleOperator, "till 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sqlite.NewTokenService(server).Authenticate(ctx, secret)
+	if err != nil {
+		t.Fatalf("server does not see the token created by the CLI: %v", err)
+	} else if got.ID != tok.ID || got.Role != canasta.RoleOperator {
+		t.Fatalf("server sees token %+v, want %+v", got, tok)
+	}
+
+	if err := sqlite.NewTokenService(cli).RevokeToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlite.NewTokenService(server).Authenticate(ctx, secret)
+	wantCode(t, err, canasta.EUNAUTHORIZED)
+}
