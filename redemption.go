@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // RedemptionRequest asks to debit quantities from a household's current
@@ -42,8 +43,8 @@ const MaxRedemptionItems = 32
 
 // Validate checks a request's form.
 func (r *RedemptionRequest) Validate() error {
-	if r.RequestID == "" || len(r.RequestID) > 128 || strings.TrimSpace(r.RequestID) != r.RequestID {
-		return Errorf(EINVALID, "request_id is required (1 to 128 characters, no surrounding spaces).")
+	if r.RequestID == "" || len(r.RequestID) > 128 || strings.TrimSpace(r.RequestID) != r.RequestID || !utf8.ValidString(r.RequestID) {
+		return Errorf(EINVALID, "request_id is required (1 to 128 characters of UTF-8, no surrounding spaces).")
 	}
 	if r.PointID <= 0 {
 		return Errorf(EINVALID, "point_id is required.")
@@ -101,4 +102,28 @@ type RedemptionService interface {
 
 	// FindRedemptionByRequestID returns a committed receipt. ENOTFOUND.
 	FindRedemptionByRequestID(ctx context.Context, requestID string) (*Redemption, error)
+}
+
+// RedeemResult is one request's outcome in a batch: a receipt (a replay
+// when the request id was already spent by the same request) or the
+// application error that refused it.
+type RedeemResult struct {
+	Receipt *Redemption
+	Replay  bool
+	Err     error
+}
+
+// RedemptionBatcher is the store side of group commit: many redemptions
+// applied in one transaction that becomes durable with one commit.
+type RedemptionBatcher interface {
+	// RedeemBatch applies reqs in order, each as Redeem would and as if one
+	// after another, so a request id repeated in the batch is a replay of
+	// its first use (or ECONFLICT for a different body). A request refused
+	// with an application error leaves no trace and does not affect the
+	// others. results[i] answers reqs[i]; results count only when err is
+	// nil, which means the whole batch is durably committed. A non-nil err
+	// means nothing of the batch was committed, or, if the commit itself
+	// failed, that the outcome is unknown: a client may then retry with the
+	// same request ids, which have at most one effect.
+	RedeemBatch(ctx context.Context, reqs []*RedemptionRequest) (results []RedeemResult, err error)
 }

@@ -31,6 +31,7 @@ func TestRedemptionRequestValidate(t *testing.T) {
 		{"request_id_129", func(r *canasta.RedemptionRequest) { r.RequestID = strings.Repeat("r", 129) }, "request_id"},
 		{"request_id_empty", func(r *canasta.RedemptionRequest) { r.RequestID = "" }, "request_id"},
 		{"request_id_spaces", func(r *canasta.RedemptionRequest) { r.RequestID = " req-1" }, "request_id"},
+		{"request_id_not_utf8", func(r *canasta.RedemptionRequest) { r.RequestID = "req-\xff" }, "request_id"},
 		{"point_zero", func(r *canasta.RedemptionRequest) { r.PointID = 0 }, "point_id"},
 		{"point_negative", func(r *canasta.RedemptionRequest) { r.PointID = -3 }, "point_id"},
 		{"household_empty", func(r *canasta.RedemptionRequest) { r.HouseholdID = "" }, "household_id"},

@@ -11,6 +11,7 @@ type redemptionRequest struct {
 	RequestID   string                  `json:"request_id"`
 	PointID     int64                   `json:"point_id"`
 	HouseholdID string                  `json:"household_id"`
+	Card        string                  `json:"card"` // the scanned card text, instead of household_id
 	Items       []redemptionItemRequest `json:"items"`
 }
 
@@ -22,11 +23,29 @@ type redemptionItemRequest struct {
 
 // handleRedeem answers 201 for a new receipt and 200 for a replay of one
 // already committed, so a point retrying after a lost response can tell
-// that nothing more was debited.
+// that nothing more was debited. The household is named by its id or by
+// its scanned card; a card that does not verify, or is revoked or
+// replaced, debits nothing.
 func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request) error {
 	var req redemptionRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
+	}
+	if req.Card != "" {
+		if req.HouseholdID != "" {
+			return canasta.Errorf(canasta.EINVALID, "Give either household_id or card, not both.")
+		}
+		cards, err := s.cards()
+		if err != nil {
+			return err
+		}
+		c, err := cards.VerifyCode(r.Context(), req.Card)
+		if err != nil {
+			return fmt.Errorf("redeem with card: %w", err)
+		}
+		req.HouseholdID = c.HouseholdID
+	} else if req.HouseholdID == "" {
+		return canasta.Errorf(canasta.EINVALID, "Give household_id or card (the scanned card text).")
 	}
 	rr := &canasta.RedemptionRequest{
 		RequestID:   req.RequestID,

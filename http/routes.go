@@ -61,6 +61,13 @@ func (s *Server) routes() []route {
 
 		{"POST", "/api/v1/cycles", staff(admin), s.handleRunCycle},
 
+		{"POST", "/api/v1/households/{id}/cards", staff(admin, registrar), s.handleIssueCard},
+		{"GET", "/api/v1/cards/{file}", staff(admin, registrar), s.handleCardFile},
+		{"POST", "/api/v1/cards/{card_id}/revoke", staff(admin, registrar), s.handleRevokeCard},
+		{"GET", "/api/v1/cards/check", staff(admin, operator), s.handleCheckCard},
+		{"GET", "/api/v1/cards/keys", public, s.handleCardKeys},
+		{"GET", "/api/v1/cards/revocations", public, s.handleCardRevocations},
+
 		{"POST", "/api/v1/redemptions", staff(admin, operator), s.handleRedeem},
 		{"GET", "/api/v1/redemptions/{request_id}", staff(admin, operator, auditor), s.handleFindRedemption},
 

@@ -44,6 +44,7 @@ type Server struct {
 	RedemptionService  canasta.RedemptionService
 	TokenService       canasta.TokenService
 	AccessLogService   canasta.AccessLogService
+	CardService        canasta.CardService
 }
 
 // NewServer returns a server listening on a free loopback port once opened.

@@ -121,3 +121,46 @@ func BenchmarkRedeem(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkRedeemBatch commits batches of redemptions of 1 g each, spread
+// over 10,000 households, and reports the cost of one redemption: the
+// store's share of the group-commit path.
+func BenchmarkRedeemBatch(b *testing.B) {
+	for _, size := range []int{1, 8, 64, 512} {
+		b.Run(fmt.Sprintf("Batch%d", size), func(b *testing.B) {
+			db, _ := MustOpenDB(b)
+			declareSyntheticAttributes(b, db)
+			hs := syntheticHouseholds(0, 10000)
+			if _, err := sqlite.NewHouseholdService(db).ImportHouseholds(context.Background(), hs); err != nil {
+				b.Fatal(err)
+			}
+			rice := mustCreateProgram(b, db, "Rice", "rice", canasta.UnitGram, "true", "1000000000")
+			point := mustCreatePoint(b, db)
+			if _, err := sqlite.NewCycleService(db).RunCycle(context.Background(), testPeriod, nil); err != nil {
+				b.Fatal(err)
+			}
+			s := sqlite.NewRedemptionService(db)
+			ctx := context.Background()
+			n := 0
+			reqs := make([]*canasta.RedemptionRequest, size)
+			for b.Loop() {
+				for i := range reqs {
+					n++
+					reqs[i] = &canasta.RedemptionRequest{RequestID: fmt.Sprintf("b-%d", n), PointID: point.ID,
+						HouseholdID: hs[(n*7919)%len(hs)].ID, Items: []canasta.RedemptionItem{item(rice, 1)}}
+				}
+				results, err := s.RedeemBatch(ctx, reqs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range results {
+					if r.Err != nil {
+						b.Fatal(r.Err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/redemption")
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "redemptions/s")
+		})
+	}
+}

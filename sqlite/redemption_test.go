@@ -4,49 +4,18 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/canasta/canasta"
 	"github.com/canasta/canasta/sqlite"
 )
 
-// ledger is a household with current grants of rice (size*1000 g, so
-// 2000 g for two members) and oil (500 ml), and a point to redeem at.
-type ledger struct {
-	db        *sqlite.DB
-	clock     *testClock
-	household *canasta.Household
-	point     *canasta.Point
-	rice, oil *canasta.Program
-	other     *canasta.Program // granted to nobody
-}
-
-func newLedger(tb testing.TB, riceQuantity string) *ledger {
+// remaining returns the household's remaining quantities by program id,
+// failing unless remaining = granted - redeemed >= 0 (L2).
+func remaining(tb testing.TB, db *sqlite.DB, householdID string) map[int64]int64 {
 	tb.Helper()
-	db, clock := MustOpenDB(tb)
-	l := &ledger{db: db, clock: clock}
-	l.household = mustCreateHousehold(tb, db, newHousehold(1, 2))
-	l.point = mustCreatePoint(tb, db)
-	l.rice = mustCreateProgram(tb, db, "Rice", "rice", canasta.UnitGram, "true", riceQuantity)
-	l.oil = mustCreateProgram(tb, db, "Oil", "oil", canasta.UnitMillilitre, "true", "500")
-	l.other = mustCreateProgram(tb, db, "Nobody", "salt", canasta.UnitGram, "false", "1")
-	if _, err := sqlite.NewCycleService(db).RunCycle(context.Background(), testPeriod, nil); err != nil {
-		tb.Fatal(err)
-	}
-	return l
-}
-
-func (l *ledger) request(id string, items ...canasta.RedemptionItem) *canasta.RedemptionRequest {
-	return &canasta.RedemptionRequest{RequestID: id, PointID: l.point.ID, HouseholdID: l.household.ID, Items: items}
-}
-
-// balances returns remaining quantities by program id.
-func (l *ledger) balances(tb testing.TB) map[int64]int64 {
-	tb.Helper()
-	ents, err := sqlite.NewEntitlementService(l.db).FindEntitlements(context.Background(), l.household.ID, testPeriod)
+	ents, err := sqlite.NewEntitlementService(db).FindEntitlements(context.Background(), householdID, testPeriod)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -60,153 +29,239 @@ func (l *ledger) balances(tb testing.TB) map[int64]int64 {
 	return m
 }
 
-func item(p *canasta.Program, q int64) canasta.RedemptionItem {
-	return canasta.RedemptionItem{ProgramID: p.ID, Quantity: q}
-}
-
-func TestRedemptionService_Redeem(t *testing.T) {
+// TestRedemptionService_RedeemBatch sends one batch in which each request
+// is decided against what the requests before it left: the household has
+// 2000 g of rice and 500 ml of oil.
+func TestRedemptionService_RedeemBatch(t *testing.T) {
 	l := newLedger(t, "size*1000")
 	s := sqlite.NewRedemptionService(l.db)
 	ctx := context.Background()
+	odd := "ünï \"cödé\" \\ \u2028\x00\t€" // must survive the JSON array the batch looks ids up with
 
-	first, replay, err := s.Redeem(ctx, l.request("r1", item(l.rice, 1500), item(l.oil, 200)))
+	unknownHousehold := l.request("f", item(l.rice, 1))
+	unknownHousehold.HouseholdID = "hh_none"
+	unknownPoint := l.request("g", item(l.rice, 1))
+	unknownPoint.PointID = 999
+	steps := []struct {
+		name   string
+		req    *canasta.RedemptionRequest
+		code   string
+		replay bool
+		left   []int64 // remaining of each item, when accepted
+	}{
+		{"Accepted", l.request("a", item(l.rice, 1400)), "", false, []int64{600}},
+		{"OddRequestID", l.request(odd, item(l.rice, 100)), "", false, []int64{500}},
+		{"OverWhatEarlierLeft", l.request("b", item(l.rice, 501)), canasta.ECONFLICT, false, nil},
+		{"ReplayInBatch", l.request("a", item(l.rice, 1400)), "", true, []int64{600}},
+		{"ReusedForOtherBody", l.request("a", item(l.rice, 1)), canasta.ECONFLICT, false, nil},
+		{"TwoItems", l.request("c", item(l.oil, 200), item(l.rice, 500)), "", false, []int64{300, 0}},
+		{"AllOrNone", l.request("d", item(l.oil, 100), item(l.rice, 1)), canasta.ECONFLICT, false, nil},
+		{"OilUntouchedByRefusal", l.request("e", item(l.oil, 300)), "", false, []int64{0}},
+		{"UnknownHousehold", unknownHousehold, canasta.ENOTFOUND, false, nil},
+		{"UnknownPoint", unknownPoint, canasta.ENOTFOUND, false, nil},
+		{"NoGrant", l.request("h", item(l.other, 1)), canasta.ENOTFOUND, false, nil},
+		{"Malformed", l.request("i", item(l.rice, 0)), canasta.EINVALID, false, nil},
+		{"RefusedIDDecidedAfresh", l.request("b", item(l.rice, 501)), canasta.ECONFLICT, false, nil},
+	}
+	reqs := make([]*canasta.RedemptionRequest, len(steps))
+	for i, st := range steps {
+		reqs[i] = st.req
+	}
+	results, err := s.RedeemBatch(ctx, reqs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &canasta.Redemption{ID: first.ID, RequestID: "r1", HouseholdID: l.household.ID, PointID: l.point.ID, Period: testPeriod,
-		Items:     []canasta.RedemptionItem{{ProgramID: l.rice.ID, Quantity: 1500, Remaining: 500}, {ProgramID: l.oil.ID, Quantity: 200, Remaining: 300}},
-		CreatedAt: testNow}
-	if replay || !reflect.DeepEqual(first, want) {
-		t.Fatalf("receipt %+v (replay %v), want %+v", first, replay, want)
+	if len(results) != len(steps) {
+		t.Fatalf("%d results for %d requests", len(results), len(steps))
 	}
-	if got := l.balances(t); got[l.rice.ID] != 500 || got[l.oil.ID] != 300 {
-		t.Fatalf("balances %v after redeeming, want rice 500 and oil 300", got)
-	}
-
-	t.Run("ReplayReturnsSameReceipt", func(t *testing.T) {
-		l.clock.Set(testNow.Add(time.Minute))
-		defer l.clock.Set(testNow)
-		again, replay, err := s.Redeem(ctx, l.request("r1", item(l.rice, 1500), item(l.oil, 200)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !replay || !reflect.DeepEqual(again, first) {
-			t.Fatalf("replay %+v (replay %v), want the first receipt %+v", again, replay, first)
-		}
-		if got := l.balances(t); got[l.rice.ID] != 500 || got[l.oil.ID] != 300 {
-			t.Fatalf("replay debited again: balances %v", got)
-		}
-	})
-
-	t.Run("FindByRequestID", func(t *testing.T) {
-		got, err := s.FindRedemptionByRequestID(ctx, "r1")
-		if err != nil {
-			t.Fatal(err)
-		} else if !reflect.DeepEqual(got, first) {
-			t.Fatalf("found %+v, want %+v", got, first)
-		}
-		_, err = s.FindRedemptionByRequestID(ctx, "nope")
-		wantCode(t, err, canasta.ENOTFOUND)
-	})
-
-	for _, tt := range []struct {
-		name string
-		req  *canasta.RedemptionRequest
-		code string
-		msg  string
-	}{
-		{"SameRequestIDDifferentBody", l.request("r1", item(l.rice, 1)), canasta.ECONFLICT, "already used"},
-		{"OverQuotaDebitsNothing", l.request("r2", item(l.oil, 100), item(l.rice, 501)), canasta.ECONFLICT, "Only 500 g of rice remain"},
-		{"NoGrant", l.request("r3", item(l.rice, 1), item(l.other, 1)), canasta.ENOTFOUND, "no grant"},
-		{"UnknownProgram", l.request("r4", canasta.RedemptionItem{ProgramID: 999, Quantity: 1}), canasta.ENOTFOUND, "no grant"},
-		{"UnknownHousehold", func() *canasta.RedemptionRequest {
-			r := l.request("r5", item(l.rice, 1))
-			r.HouseholdID = "hh_none"
-			return r
-		}(), canasta.ENOTFOUND, "Household"},
-		{"UnknownPoint", func() *canasta.RedemptionRequest { r := l.request("r6", item(l.rice, 1)); r.PointID = 999; return r }(), canasta.ENOTFOUND, "Point"},
-		{"NoItems", l.request("r7"), canasta.EINVALID, ""},
-		{"ZeroQuantity", l.request("r8", item(l.rice, 0)), canasta.EINVALID, ""},
-		{"ProgramTwice", l.request("r9", item(l.rice, 1), item(l.rice, 1)), canasta.EINVALID, ""},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			before := l.balances(t)
-			_, _, err := s.Redeem(ctx, tt.req)
-			wantCode(t, err, tt.code)
-			if !strings.Contains(canasta.ErrorMessage(err), tt.msg) {
-				t.Fatalf("message %q does not mention %q", canasta.ErrorMessage(err), tt.msg)
+	var lastID int64
+	for i, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			res := results[i]
+			if code := canasta.ErrorCode(res.Err); code != st.code || res.Replay != st.replay {
+				t.Fatalf("code %q replay %v (err %v), want %q replay %v", code, res.Replay, res.Err, st.code, st.replay)
 			}
-			if after := l.balances(t); !reflect.DeepEqual(after, before) {
-				t.Fatalf("a refused redemption changed balances from %v to %v", before, after)
+			if st.code != "" {
+				if res.Receipt != nil {
+					t.Fatalf("a refused request has a receipt %+v", *res.Receipt)
+				}
+				return
 			}
-			if _, err := s.FindRedemptionByRequestID(ctx, tt.req.RequestID); tt.req.RequestID != "r1" && canasta.ErrorCode(err) != canasta.ENOTFOUND {
-				t.Fatalf("a refused redemption left a receipt (err %v)", err)
+			r := res.Receipt
+			for j, left := range st.left {
+				if r.Items[j].Remaining != left || r.Items[j].Quantity != st.req.Items[j].Quantity || r.Items[j].ProgramID != st.req.Items[j].ProgramID {
+					t.Fatalf("item %d is %+v, want %+v with %d left", j, r.Items[j], st.req.Items[j], left)
+				}
+			}
+			if r.RequestID != st.req.RequestID || r.Period != testPeriod || !r.CreatedAt.Equal(testNow) {
+				t.Fatalf("receipt %+v", *r)
+			}
+			if !st.replay {
+				if r.ID <= lastID {
+					t.Fatalf("receipt id %d after %d: ids must follow the batch's order", r.ID, lastID)
+				}
+				lastID = r.ID
+			}
+			// L3: what the batch answered is what was committed.
+			stored, err := s.FindRedemptionByRequestID(ctx, st.req.RequestID)
+			if err != nil || !reflect.DeepEqual(stored, r) {
+				t.Fatalf("stored %+v (%v), answered %+v", stored, err, *r)
 			}
 		})
 	}
-
-	t.Run("RefusedRequestIDCanBeRetried", func(t *testing.T) {
-		// r2 was refused and had no effect, so it is not yet spent.
-		r, replay, err := s.Redeem(ctx, l.request("r2", item(l.rice, 500)))
-		if err != nil || replay || r.Items[0].Remaining != 0 {
-			t.Fatalf("retry: %+v, replay %v, err %v; want rice down to 0", r, replay, err)
+	if got := remaining(t, l.db, l.household.ID); got[l.rice.ID] != 0 || got[l.oil.ID] != 0 {
+		t.Fatalf("balances %v, want rice and oil used up exactly", got)
+	}
+	for _, id := range []string{"b", "d", "f", "g", "h", "i"} {
+		if _, err := s.FindRedemptionByRequestID(ctx, id); canasta.ErrorCode(err) != canasta.ENOTFOUND {
+			t.Fatalf("refused request %s left a receipt (err %v)", id, err)
 		}
-	})
+	}
 
-	t.Run("NextMonthHasNoGrantYet", func(t *testing.T) {
-		l.clock.Set(time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC))
-		defer l.clock.Set(testNow)
-		_, _, err := s.Redeem(ctx, l.request("r10", item(l.oil, 1)))
-		wantCode(t, err, canasta.ENOTFOUND)
+	t.Run("ReplayOfEarlierBatch", func(t *testing.T) {
+		results, err := s.RedeemBatch(ctx, []*canasta.RedemptionRequest{
+			l.request("a", item(l.rice, 1400)),
+			l.request(odd, item(l.rice, 1)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !results[0].Replay || results[0].Err != nil || !reflect.DeepEqual(results[0].Receipt, firstReceipt(t, s, "a")) {
+			t.Fatalf("replay of a: %+v", results[0])
+		}
+		if canasta.ErrorCode(results[1].Err) != canasta.ECONFLICT {
+			t.Fatalf("odd id reused for another body: %+v", results[1])
+		}
 	})
 }
 
-// TestRedemptionService_Redeem_Concurrent races 16 goroutines of 20
-// requests each against one grant, half of them through a second handle on
-// the file as another process would. The balance must never go below zero
-// and must equal the grant less the sum of the receipts. Run with -race.
-func TestRedemptionService_Redeem_Concurrent(t *testing.T) {
+func firstReceipt(t *testing.T, s *sqlite.RedemptionService, id string) *canasta.Redemption {
+	t.Helper()
+	r, err := s.FindRedemptionByRequestID(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRedemptionService_RedeemBatch_Large commits one batch of 512
+// requests of three items each over 100 households and checks every
+// receipt against the store and L1 against the grants.
+func TestRedemptionService_RedeemBatch_Large(t *testing.T) {
+	db, _ := MustOpenDB(t)
+	ctx := context.Background()
+	var households []*canasta.Household
+	for i := range 100 {
+		households = append(households, mustCreateHousehold(t, db, newHousehold(i, 1)))
+	}
+	var programs []*canasta.Program
+	for i := range 3 {
+		programs = append(programs, mustCreateProgram(t, db, fmt.Sprintf("P%d", i), fmt.Sprintf("c%d", i), canasta.UnitGram, "true", "100"))
+	}
+	point := mustCreatePoint(t, db)
+	if _, err := sqlite.NewCycleService(db).RunCycle(ctx, testPeriod, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := sqlite.NewRedemptionService(db)
+
+	var reqs []*canasta.RedemptionRequest
+	for i := range 512 {
+		req := &canasta.RedemptionRequest{RequestID: fmt.Sprintf("large-%d", i), PointID: point.ID, HouseholdID: households[i%len(households)].ID}
+		for j, p := range programs {
+			req.Items = append(req.Items, canasta.RedemptionItem{ProgramID: p.ID, Quantity: int64(1 + (i+j)%30)})
+		}
+		reqs = append(reqs, req)
+	}
+	results, err := s.RedeemBatch(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	debited := map[string]map[int64]int64{}
+	accepted, refused := 0, 0
+	for i, res := range results {
+		switch canasta.ErrorCode(res.Err) {
+		case "":
+			accepted++
+			stored := firstReceipt(t, s, reqs[i].RequestID)
+			if !reflect.DeepEqual(stored, res.Receipt) {
+				t.Fatalf("request %d stored as %+v, answered %+v", i, *stored, *res.Receipt)
+			}
+			if debited[reqs[i].HouseholdID] == nil {
+				debited[reqs[i].HouseholdID] = map[int64]int64{}
+			}
+			for _, it := range res.Receipt.Items {
+				debited[reqs[i].HouseholdID][it.ProgramID] += it.Quantity
+				if it.Remaining != 100-debited[reqs[i].HouseholdID][it.ProgramID] {
+					t.Fatalf("request %d item %+v: receipts before it leave %d", i, it, 100-debited[reqs[i].HouseholdID][it.ProgramID])
+				}
+			}
+		case canasta.ECONFLICT:
+			refused++
+		default:
+			t.Fatalf("request %d: %v", i, res.Err)
+		}
+	}
+	if accepted == 0 || refused == 0 {
+		t.Fatalf("%d accepted, %d refused: the batch should run some grants out", accepted, refused)
+	}
+	for _, h := range households {
+		for p, left := range remaining(t, db, h.ID) {
+			if left != 100-debited[h.ID][p] {
+				t.Fatalf("L1: %s program %d has %d left, receipts debit %d of 100", h.ID, p, left, debited[h.ID][p])
+			}
+		}
+	}
+}
+
+// TestRedemptionService_RedeemBatch_TwoProcesses commits batches through
+// two handles on one file, as two processes would, against one grant:
+// the IMMEDIATE transactions serialise them, so the grant is used up
+// exactly and never overdrawn (L2).
+func TestRedemptionService_RedeemBatch_TwoProcesses(t *testing.T) {
 	const (
-		workers  = 16
-		requests = 20
-		quantity = 7
 		grant    = 1000
+		quantity = 7
 	)
 	l := newLedger(t, fmt.Sprint(grant))
 	second := mustOpenPath(t, l.db.Path, l.clock)
 	services := []*sqlite.RedemptionService{sqlite.NewRedemptionService(l.db), sqlite.NewRedemptionService(second)}
 
 	var (
-		mu        sync.Mutex
-		redeemed  int64
-		succeeded int
-		wg        sync.WaitGroup
+		mu       sync.Mutex
+		accepted int
+		wg       sync.WaitGroup
 	)
-	for w := range workers {
+	for w := range 4 {
 		wg.Go(func() {
-			s := services[w%2]
-			for r := range requests {
-				req := l.request(fmt.Sprintf("w%d-r%d", w, r), item(l.rice, quantity))
-				receipt, _, err := s.Redeem(context.Background(), req)
-				switch canasta.ErrorCode(err) {
-				case "":
-					mu.Lock()
-					redeemed += receipt.Items[0].Quantity
-					succeeded++
-					mu.Unlock()
-				case canasta.ECONFLICT:
-				default:
-					t.Errorf("redeem %s: %v", req.RequestID, err)
+			for b := range 10 {
+				var reqs []*canasta.RedemptionRequest
+				for i := range 8 {
+					reqs = append(reqs, l.request(fmt.Sprintf("w%d-b%d-%d", w, b, i), item(l.rice, quantity)))
+				}
+				results, err := services[w%2].RedeemBatch(context.Background(), reqs)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, r := range results {
+					switch canasta.ErrorCode(r.Err) {
+					case "":
+						mu.Lock()
+						accepted++
+						mu.Unlock()
+					case canasta.ECONFLICT:
+					default:
+						t.Errorf("redeem: %v", r.Err)
+					}
 				}
 			}
 		})
 	}
 	wg.Wait()
-
-	if want := grant / quantity; succeeded != want {
-		t.Errorf("%d redemptions succeeded, want %d", succeeded, want)
+	if want := grant / quantity; accepted != want {
+		t.Fatalf("%d accepted, want %d", accepted, want)
 	}
-	if got := l.balances(t)[l.rice.ID]; got != grant-redeemed || got < 0 || got >= quantity {
-		t.Fatalf("remaining %d after redeeming %d of %d", got, redeemed, grant)
+	if got := remaining(t, l.db, l.household.ID)[l.rice.ID]; got != int64(grant-accepted*quantity) {
+		t.Fatalf("remaining %d after %d redemptions of %d from %d", got, accepted, quantity, grant)
 	}
 }

@@ -156,15 +156,6 @@ func (r fakeRule) Evaluate(f *canasta.Facts) (canasta.Grant, error) {
 	return canasta.Grant{Eligible: true, Quantity: q, Explanation: fmt.Sprintf("size %d gives %d", f.Size, q)}, nil
 }
 
-// staff is a context with an actor and purpose, as the HTTP layer sets it.
-func staff(purpose canasta.Purpose) context.Context {
-	ctx := canasta.NewContextWithActor(context.Background(), &canasta.Actor{TokenID: 7, Name: "clerk", Role: canasta.RoleRegistrar})
-	if purpose != "" {
-		ctx = canasta.NewContextWithPurpose(ctx, purpose)
-	}
-	return ctx
-}
-
 // wantCode fails the test unless err carries the application error code
 // (or is nil when code is "").
 func wantCode(tb testing.TB, err error, code string) {
@@ -338,35 +329,36 @@ func TestDB_Open(t *testing.T) {
 	}
 }
 
-// TestDB_SecondHandle checks that a handle opened on the same file, as by a
-// CLI command running beside the server, sees the other's writes at once:
-// nothing is cached in memory.
-func TestDB_SecondHandle(t *testing.T) {
-	clock := &testClock{now: testNow}
-	path := filepath.Join(t.TempDir(), "canasta.db")
-	server := mustOpenPath(t, path, clock)
-	cli := mustOpenPath(t, path, clock)
-	ctx := context.Background()
+// ledger is a household with current grants of rice (size*1000 g, so
+// 2000 g for two members) and oil (500 ml), and a point to redeem at.
+type ledger struct {
+	db        *sqlite.DB
+	clock     *testClock
+	household *canasta.Household
+	point     *canasta.Point
+	rice, oil *canasta.Program
+	other     *canasta.Program // granted to nobody
+}
 
-	// The server authenticates once before the token exists, to warm up
-	// any cache it might have.
-	_, err := sqlite.NewTokenService(server).Authenticate(ctx, "cnst_nothing")
-	wantCode(t, err, canasta.EUNAUTHORIZED)
+func newLedger(tb testing.TB, riceQuantity string) *ledger {
+	tb.Helper()
+	db, clock := MustOpenDB(tb)
+	l := &ledger{db: db, clock: clock}
+	l.household = mustCreateHousehold(tb, db, newHousehold(1, 2))
+	l.point = mustCreatePoint(tb, db)
+	l.rice = mustCreateProgram(tb, db, "Rice", "rice", canasta.UnitGram, "true", riceQuantity)
+	l.oil = mustCreateProgram(tb, db, "Oil", "oil", canasta.UnitMillilitre, "true", "500")
+	l.other = mustCreateProgram(tb, db, "Nobody", "salt", canasta.UnitGram, "false", "1")
+	if _, err := sqlite.NewCycleService(db).RunCycle(context.Background(), testPeriod, nil); err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
 
-	tok, secret, err := sqlite.NewTokenService(cli).CreateToken(ctx, canasta.RoleOperator, "till 1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := sqlite.NewTokenService(server).Authenticate(ctx, secret)
-	if err != nil {
-		t.Fatalf("server does not see the token created by the CLI: %v", err)
-	} else if got.ID != tok.ID || got.Role != canasta.RoleOperator {
-		t.Fatalf("server sees token %+v, want %+v", got, tok)
-	}
+func (l *ledger) request(id string, items ...canasta.RedemptionItem) *canasta.RedemptionRequest {
+	return &canasta.RedemptionRequest{RequestID: id, PointID: l.point.ID, HouseholdID: l.household.ID, Items: items}
+}
 
-	if err := sqlite.NewTokenService(cli).RevokeToken(ctx, tok.ID); err != nil {
-		t.Fatal(err)
-	}
-	_, err = sqlite.NewTokenService(server).Authenticate(ctx, secret)
-	wantCode(t, err, canasta.EUNAUTHORIZED)
+func item(p *canasta.Program, q int64) canasta.RedemptionItem {
+	return canasta.RedemptionItem{ProgramID: p.ID, Quantity: q}
 }

@@ -12,7 +12,7 @@ import (
 
 func runCycle(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "run" {
-		return fmt.Errorf("usage: canasta cycle run --data DIR [--period YYYY-MM]")
+		return fmt.Errorf("usage: canasta cycle run --data DIR | --db URL [--period YYYY-MM]")
 	}
 	fs := newFlagSet("cycle run", stderr)
 	var sf storeFlags

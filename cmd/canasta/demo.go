@@ -76,6 +76,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	srv := newServer(st, *addr, stderr)
+	ic, err := srv.CardService.IssueCard(ctx, ids[0])
+	if err != nil {
+		return fmt.Errorf("issue demo card: %w", err)
+	}
 	if err := srv.Open(); err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
@@ -84,6 +88,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "Admin token: %s\n", secret)
 	fmt.Fprintf(stdout, "Example households: %s %s\n", ids[0], ids[1])
 	fmt.Fprintf(stdout, "Try: curl -H 'Authorization: Bearer %s' '%s/api/v1/households/%s/entitlements'\n", secret, srv.URL(), ids[0])
+	fmt.Fprintf(stdout, "Example card: %s, printable at %s/api/v1/cards/%s.pdf\n", ic.CardID, srv.URL(), ic.CardID)
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "Stopping.")

@@ -24,7 +24,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: canasta import --data DIR FILE.csv")
+		return fmt.Errorf("usage: canasta import --data DIR | --db URL FILE.csv")
 	}
 	path := fs.Arg(0)
 	f, err := os.Open(path)

@@ -1,6 +1,7 @@
 // Command canasta runs the Canasta benefits-card platform: the API server,
 // a populated demo, and the administrative commands that work against the
-// same data directory while a server runs on it.
+// same store (an SQLite data directory or a PostgreSQL database) while
+// servers run on it.
 package main
 
 import (
@@ -20,11 +21,14 @@ const usage = `Usage: canasta <command> [flags]
 
 Commands:
   demo                      start a populated instance on a throwaway data directory
-  serve                     serve the API from a data directory
+  serve                     serve the API from a store (--data DIR or --db URL)
   token create|revoke|list  manage staff bearer tokens
   import FILE.csv           bulk-import a registry CSV file
   cycle run                 compute entitlements for a period
   synth                     write a synthetic registry CSV file
+  keys rotate|retire|list   manage the card-signing keys
+  card verify|decode        verify a card code offline; read a QR picture
+  bench redeem              measure redemption throughput and latency
 
 Run 'canasta <command> -h' for a command's flags.
 `
@@ -67,8 +71,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runImport(ctx, args, stdout, stderr)
 	case "cycle":
 		return runCycle(ctx, args, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args, stdout, stderr)
+	case "card":
+		return runCard(ctx, args, stdout, stderr)
 	case "synth":
 		return runSynth(ctx, args, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

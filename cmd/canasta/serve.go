@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/canasta/canasta/card"
 	chttp "github.com/canasta/canasta/http"
 )
 
@@ -45,5 +46,8 @@ func newServer(st *store, addr string, logTo io.Writer) *chttp.Server {
 	srv.RedemptionService = st.redemptions
 	srv.TokenService = st.tokens
 	srv.AccessLogService = st.accessLog
+	if st.cards != nil {
+		srv.CardService = card.NewService(st.cards, cardIssuer)
+	}
 	return srv
 }

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/canasta/canasta"
+	"github.com/canasta/canasta/ledger"
+	"github.com/canasta/canasta/postgres"
 	"github.com/canasta/canasta/rules"
 	"github.com/canasta/canasta/sqlite"
 )
@@ -23,22 +26,53 @@ type store struct {
 	redemptions  canasta.RedemptionService
 	tokens       canasta.TokenService
 	accessLog    canasta.AccessLogService
+	cards        canasta.CardStore
+	// redemptionStore is the store's own redemption path under the
+	// group-commit engine that serves redemptions; nil if it cannot batch.
+	redemptionStore ledger.Store
 }
 
-// storeFlags registers the flags that choose a store.
+// Environment variables that stand in for the store flags.
+const (
+	envData = "CANASTA_DATA"
+	envDB   = "CANASTA_DB"
+)
+
+// storeFlags registers the flags that choose a store: --data DIR for the
+// embedded SQLite store, or --db URL for PostgreSQL.
 type storeFlags struct {
-	data string
+	fs       *flag.FlagSet
+	data, db string
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.data, "data", os.Getenv("CANASTA_DATA"), "data directory of the embedded store (env CANASTA_DATA)")
+	f.fs = fs
+	fs.StringVar(&f.data, "data", "", "data directory of the embedded SQLite store (env "+envData+")")
+	fs.StringVar(&f.db, "db", "", "PostgreSQL database URL, postgres://user:password@host:5432/dbname (env "+envDB+")")
 }
 
+// open opens the one store chosen. A flag on the command line wins over
+// the environment; without one, exactly one of the two variables must be
+// set.
 func (f *storeFlags) open() (*store, error) {
-	if f.data == "" {
-		return nil, fmt.Errorf("no store given: pass --data DIR")
+	data, db := f.data, f.db
+	given := false
+	f.fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == "data" || fl.Name == "db" })
+	if !given {
+		data, db = os.Getenv(envData), os.Getenv(envDB)
 	}
-	return openSQLite(f.data)
+	switch {
+	case data != "" && db != "":
+		if given {
+			return nil, fmt.Errorf("pass either --data DIR (SQLite) or --db URL (PostgreSQL), not both")
+		}
+		return nil, fmt.Errorf("both %s and %s are set: unset one, or choose with --data or --db", envData, envDB)
+	case db != "":
+		return openPostgres(db)
+	case data != "":
+		return openSQLite(data)
+	}
+	return nil, fmt.Errorf("no store given: pass --data DIR (SQLite) or --db postgres://… (PostgreSQL), or set %s or %s", envData, envDB)
 }
 
 // openSQLite opens (creating and migrating if needed) DIR/canasta.db.
@@ -51,16 +85,48 @@ func openSQLite(dir string) (*store, error) {
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("open %s: %w", db.Path, err)
 	}
+	redemptions := sqlite.NewRedemptionService(db)
+	engine := ledger.NewEngine(redemptions, ledger.Config{})
 	return &store{
-		close:        db.Close,
+		close:        func() error { engine.Close(); return db.Close() },
 		households:   sqlite.NewHouseholdService(db),
 		attributes:   sqlite.NewAttributeService(db),
 		programs:     sqlite.NewProgramService(db),
 		points:       sqlite.NewPointService(db),
 		cycles:       sqlite.NewCycleService(db),
 		entitlements: sqlite.NewEntitlementService(db),
-		redemptions:  sqlite.NewRedemptionService(db),
+		redemptions:  engine,
 		tokens:       sqlite.NewTokenService(db),
 		accessLog:    sqlite.NewAccessLogService(db),
+		cards:        sqlite.NewCardStore(db),
+
+		redemptionStore: redemptions,
+	}, nil
+}
+
+// openPostgres connects to the database at url and migrates it if needed.
+// An unreachable database is an error at once, naming where it was
+// looked for, never the password.
+func openPostgres(url string) (*store, error) {
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return nil, fmt.Errorf("--db must be a postgres:// or postgresql:// URL, not %q; use --data DIR for the embedded store", postgres.Redact(url))
+	}
+	db := postgres.NewDB(url)
+	db.Rules = rules.NewEngine()
+	if err := db.Open(); err != nil {
+		return nil, err
+	}
+	return &store{
+		close:        db.Close,
+		households:   postgres.NewHouseholdService(db),
+		attributes:   postgres.NewAttributeService(db),
+		programs:     postgres.NewProgramService(db),
+		points:       postgres.NewPointService(db),
+		cycles:       postgres.NewCycleService(db),
+		entitlements: postgres.NewEntitlementService(db),
+		redemptions:  postgres.NewRedemptionService(db),
+		tokens:       postgres.NewTokenService(db),
+		accessLog:    postgres.NewAccessLogService(db),
+		cards:        postgres.NewCardStore(db),
 	}, nil
 }

@@ -12,7 +12,7 @@ import (
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: canasta token create|revoke|list --data DIR")
+		return fmt.Errorf("usage: canasta token create|revoke|list --data DIR | --db URL")
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("token "+sub, stderr)
@@ -33,7 +33,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	case "revoke":
 		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: canasta token revoke --data DIR ID")
+			return fmt.Errorf("usage: canasta token revoke --data DIR | --db URL ID")
 		}
 	case "list":
 	default:

@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -6,12 +6,10 @@ import (
 	"testing"
 
 	"github.com/canasta/canasta"
-	"github.com/canasta/canasta/sqlite"
 )
 
-func TestProgramService(t *testing.T) {
-	db, _ := MustOpenDB(t)
-	s := sqlite.NewProgramService(db)
+func testPrograms(t *testing.T, opener Opener) {
+	st := open(t, opener)
 	ctx := context.Background()
 	program := func(eligibility, quantity string) *canasta.Program {
 		return &canasta.Program{Name: "Rice", Commodity: canasta.Commodity{Code: "rice", Unit: canasta.UnitGram},
@@ -24,51 +22,71 @@ func TestProgramService(t *testing.T) {
 		before func()
 		code   string
 	}{
-		{"OK", program("true", "size*1000"), nil, ""},
+		{"OK", program("true", ruleSizeTimes1000), nil, ""},
 		{"BadUnit", func() *canasta.Program { p := program("true", "1"); p.Commodity.Unit = "kg"; return p }(), nil, canasta.EINVALID},
 		{"BadPeriod", func() *canasta.Program { p := program("true", "1"); p.Period = "weekly"; return p }(), nil, canasta.EINVALID},
-		{"RuleDoesNotParse", program("maybe", "1"), nil, canasta.EINVALID},
-		{"RuleNamesUndeclaredAttribute", program("has:farmer", "1"), nil, canasta.EINVALID},
-		{"RuleNamesDeclaredAttribute", program("has:farmer", "1"), func() { declareSyntheticAttributes(t, db) }, ""},
+		{"RuleDoesNotParse", program("household.size >", "1"), nil, canasta.EINVALID},
+		{"RuleHasWrongType", program("true", "household.region"), nil, canasta.EINVALID},
+		{"RuleNamesUndeclaredAttribute", program(ruleFarmer, "1"), nil, canasta.EINVALID},
+		{"RuleNamesDeclaredAttribute", program(ruleFarmer, "2500"), func() { declareSyntheticAttributes(t, st.Store) }, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.before != nil {
 				tt.before()
 			}
-			err := s.CreateProgram(ctx, tt.p)
+			err := st.Programs.CreateProgram(ctx, tt.p)
 			wantCode(t, err, tt.code)
 			if tt.code != "" {
+				if tt.p.ID != 0 {
+					t.Fatalf("a refused program got id %d", tt.p.ID)
+				}
 				return
 			}
-			got, err := s.FindProgramByID(ctx, tt.p.ID)
+			got, err := st.Programs.FindProgramByID(ctx, tt.p.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, tt.p) || !got.CreatedAt.Equal(testNow) {
+			if !reflect.DeepEqual(got, tt.p) || !got.CreatedAt.Equal(Now) {
 				t.Fatalf("found %+v, want %+v", got, tt.p)
 			}
 		})
 	}
 
 	t.Run("FindPrograms", func(t *testing.T) {
-		ps, err := s.FindPrograms(ctx)
+		ps, err := st.Programs.FindPrograms(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ps) != 2 || ps[0].ID >= ps[1].ID || ps[1].Eligibility != "has:farmer" {
+		if len(ps) != 2 || ps[0].ID >= ps[1].ID || ps[0].Quantity != ruleSizeTimes1000 || ps[1].Eligibility != ruleFarmer {
 			t.Fatalf("programs %+v, want the two created, by id", ps)
 		}
 	})
 	t.Run("NotFound", func(t *testing.T) {
-		_, err := s.FindProgramByID(ctx, 999)
+		_, err := st.Programs.FindProgramByID(ctx, 999)
 		wantCode(t, err, canasta.ENOTFOUND)
+	})
+	t.Run("EmptyListIsNotNil", func(t *testing.T) {
+		got, err := open(t, opener).Programs.FindPrograms(ctx)
+		if err != nil {
+			t.Fatal(err)
+		} else if got == nil || len(got) != 0 {
+			t.Fatalf("FindPrograms on an empty store = %#v, want an empty list", got)
+		}
 	})
 }
 
-func TestPointService(t *testing.T) {
-	db, _ := MustOpenDB(t)
-	s := sqlite.NewPointService(db)
+func testPoints(t *testing.T, opener Opener) {
+	st := open(t, opener)
 	ctx := context.Background()
+
+	t.Run("EmptyListIsNotNil", func(t *testing.T) {
+		got, err := st.Points.FindPoints(ctx)
+		if err != nil {
+			t.Fatal(err)
+		} else if got == nil || len(got) != 0 {
+			t.Fatalf("FindPoints on an empty store = %#v, want an empty list", got)
+		}
+	})
 
 	for _, tt := range []struct {
 		name string
@@ -83,26 +101,26 @@ func TestPointService(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tt.p
-			wantCode(t, s.CreatePoint(ctx, &p), tt.code)
+			wantCode(t, st.Points.CreatePoint(ctx, &p), tt.code)
 			if tt.code != "" {
 				return
 			}
-			got, err := s.FindPointByID(ctx, p.ID)
+			got, err := st.Points.FindPointByID(ctx, p.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(*got, p) || !got.CreatedAt.Equal(testNow) {
+			if !reflect.DeepEqual(*got, p) || !got.CreatedAt.Equal(Now) {
 				t.Fatalf("found %+v, want %+v", *got, p)
 			}
 		})
 	}
 
-	ps, err := s.FindPoints(ctx)
+	ps, err := st.Points.FindPoints(ctx)
 	if err != nil {
 		t.Fatal(err)
 	} else if len(ps) != 2 || ps[0].Name != "Clinic A" || ps[1].Name != "Shop B" {
 		t.Fatalf("points %+v, want Clinic A and Shop B", ps)
 	}
-	_, err = s.FindPointByID(ctx, 999)
+	_, err = st.Points.FindPointByID(ctx, 999)
 	wantCode(t, err, canasta.ENOTFOUND)
 }
