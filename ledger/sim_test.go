@@ -24,7 +24,7 @@ import (
 //	go test ./ledger -run TestSimulation -sim.seed 1234 -v  # replay one
 var (
 	simSeed  = flag.Uint64("sim.seed", 0, "run only this simulation seed")
-	simSeeds = flag.Int("sim.seeds", 300, "number of seeds TestSimulation runs, from -sim.first")
+	simSeeds = flag.Int("sim.seeds", 200, "number of seeds TestSimulation runs, from -sim.first")
 	simFirst = flag.Uint64("sim.first", 1, "first seed TestSimulation runs")
 	simSteps = flag.Int("sim.steps", 300, "steps in each simulated run")
 )

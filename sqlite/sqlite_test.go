@@ -156,15 +156,6 @@ func (r fakeRule) Evaluate(f *canasta.Facts) (canasta.Grant, error) {
 	return canasta.Grant{Eligible: true, Quantity: q, Explanation: fmt.Sprintf("size %d gives %d", f.Size, q)}, nil
 }
 
-// wantCode fails the test unless err carries the application error code
-// (or is nil when code is "").
-func wantCode(tb testing.TB, err error, code string) {
-	tb.Helper()
-	if got := canasta.ErrorCode(err); got != code {
-		tb.Fatalf("error code = %q, want %q (err: %v)", got, code, err)
-	}
-}
-
 // newHousehold returns a valid household of size members, tagged n so
 // source ids are unique.
 func newHousehold(n, size int) *canasta.Household {

@@ -207,9 +207,8 @@ func setupCrashWorld(t *testing.T, dir string) *crashWorld {
 
 // crashServer is one incarnation of `canasta serve`.
 type crashServer struct {
-	url    string
-	cmd    *exec.Cmd
-	stderr bytes.Buffer
+	url string
+	cmd *exec.Cmd
 }
 
 func startCrashServer(t *testing.T, bin, dir string) *crashServer {
