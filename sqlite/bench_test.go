@@ -10,6 +10,7 @@ import (
 
 	"github.com/canasta/canasta"
 	"github.com/canasta/canasta/sqlite"
+	"github.com/canasta/canasta/storetest"
 )
 
 // cycleHouseholds sizes BenchmarkRunCycle's registry. The default keeps a
@@ -33,7 +34,7 @@ func BenchmarkImport(b *testing.B) {
 	var elapsed time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		hs := syntheticHouseholds(i*importBatch, importBatch)
+		hs := storetest.SyntheticHouseholds(i*importBatch, importBatch)
 		b.StartTimer()
 		start := time.Now()
 		res, err := s.ImportHouseholds(ctx, hs)
@@ -57,7 +58,7 @@ func BenchmarkRunCycle(b *testing.B) {
 	importStart := time.Now()
 	hs := sqlite.NewHouseholdService(db)
 	for first := 0; first < *cycleHouseholds; first += importBatch {
-		if _, err := hs.ImportHouseholds(ctx, syntheticHouseholds(first, min(importBatch, *cycleHouseholds-first))); err != nil {
+		if _, err := hs.ImportHouseholds(ctx, storetest.SyntheticHouseholds(first, min(importBatch, *cycleHouseholds-first))); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -130,7 +131,7 @@ func BenchmarkRedeemBatch(b *testing.B) {
 		b.Run(fmt.Sprintf("Batch%d", size), func(b *testing.B) {
 			db, _ := MustOpenDB(b)
 			declareSyntheticAttributes(b, db)
-			hs := syntheticHouseholds(0, 10000)
+			hs := storetest.SyntheticHouseholds(0, 10000)
 			if _, err := sqlite.NewHouseholdService(db).ImportHouseholds(context.Background(), hs); err != nil {
 				b.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/canasta/canasta"
 	"github.com/canasta/canasta/sqlite"
+	"github.com/canasta/canasta/storetest"
 )
 
 // remaining returns the household's remaining quantities by program id,
@@ -152,7 +153,7 @@ func TestRedemptionService_RedeemBatch_Large(t *testing.T) {
 	ctx := context.Background()
 	var households []*canasta.Household
 	for i := range 100 {
-		households = append(households, mustCreateHousehold(t, db, newHousehold(i, 1)))
+		households = append(households, mustCreateHousehold(t, db, storetest.NewHousehold(i, 1)))
 	}
 	var programs []*canasta.Program
 	for i := range 3 {

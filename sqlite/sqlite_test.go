@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/canasta/canasta"
 	"github.com/canasta/canasta/sqlite"
+	"github.com/canasta/canasta/storetest"
 )
 
 // testNow is the fake clock's start: mid-March 2025, so the current period
@@ -156,51 +156,7 @@ func (r fakeRule) Evaluate(f *canasta.Facts) (canasta.Grant, error) {
 	return canasta.Grant{Eligible: true, Quantity: q, Explanation: fmt.Sprintf("size %d gives %d", f.Size, q)}, nil
 }
 
-// newHousehold returns a valid household of size members, tagged n so
-// source ids are unique.
-func newHousehold(n, size int) *canasta.Household {
-	h := &canasta.Household{
-		SourceID:      fmt.Sprintf("H%07d", n),
-		Address:       canasta.Address{Line: "1 Main St", Locality: "Town", Region: "North", Postcode: "1000"},
-		MonthlyIncome: int64(n%5) * 10000,
-	}
-	for i := range size {
-		h.Members = append(h.Members, &canasta.Person{
-			SourceID:     fmt.Sprintf("P%07d-%d", n, i),
-			GivenName:    fmt.Sprintf("Given%d", i),
-			FamilyName:   fmt.Sprintf("Family%d", n),
-			BirthDate:    fmt.Sprintf("%04d-%02d-%02d", 1950+i*10, 1+i%12, 1+i%28),
-			Sex:          canasta.Sex([]string{"F", "M", "X", ""}[i%4]),
-			Relationship: map[bool]string{true: canasta.RelationshipHead, false: "member"}[i == 0],
-		})
-	}
-	return h
-}
-
-// syntheticHouseholds returns count households of 1 to 7 members (about 4
-// on average) numbered from first, with declared attributes on some.
-func syntheticHouseholds(first, count int) []*canasta.Household {
-	rng := rand.New(rand.NewPCG(uint64(first), 42))
-	hs := make([]*canasta.Household, count)
-	for i := range hs {
-		n := first + i
-		h := newHousehold(n, 1+rng.IntN(7))
-		h.MonthlyIncome = rng.Int64N(200000)
-		if n%3 == 0 {
-			h.Attributes = map[string]any{"farmer": true}
-		}
-		for j, m := range h.Members {
-			m.NationalID = fmt.Sprintf("NID%08d%d", n, j)
-			if j%2 == 1 {
-				m.Attributes = map[string]any{"school_grade": int64(j)}
-			}
-		}
-		hs[i] = h
-	}
-	return hs
-}
-
-// declareSyntheticAttributes declares the attributes syntheticHouseholds uses.
+// declareSyntheticAttributes declares the attributes storetest.SyntheticHouseholds uses.
 func declareSyntheticAttributes(tb testing.TB, db *sqlite.DB) {
 	tb.Helper()
 	as := sqlite.NewAttributeService(db)
@@ -335,7 +291,7 @@ func newLedger(tb testing.TB, riceQuantity string) *ledger {
 	tb.Helper()
 	db, clock := MustOpenDB(tb)
 	l := &ledger{db: db, clock: clock}
-	l.household = mustCreateHousehold(tb, db, newHousehold(1, 2))
+	l.household = mustCreateHousehold(tb, db, storetest.NewHousehold(1, 2))
 	l.point = mustCreatePoint(tb, db)
 	l.rice = mustCreateProgram(tb, db, "Rice", "rice", canasta.UnitGram, "true", riceQuantity)
 	l.oil = mustCreateProgram(tb, db, "Oil", "oil", canasta.UnitMillilitre, "true", "500")
