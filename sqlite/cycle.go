@@ -40,20 +40,13 @@ const (
 	cycleInsertRows      = 128 // rows per INSERT statement; 6 parameters each
 )
 
-// cycleProgram is one program's rule, compiled once for the run.
-type cycleProgram struct {
-	id       int64
-	rule     canasta.Rule
-	failures atomic.Int64 // households the rule failed on
-}
-
 // cyclePlan is what a run works from, read in one snapshot.
 type cyclePlan struct {
-	period   canasta.Period
-	programs []*cycleProgram
-	total    int   // households at the start
-	maxHID   int64 // households registered later wait for the next run
-	log      *slog.Logger
+	period canasta.Period
+	rules  *canasta.CycleRules
+	total  int   // households at the start
+	maxHID int64 // households registered later wait for the next run
+	log    *slog.Logger
 }
 
 // cycleHousehold is a household as a rule sees it: only the fields facts
@@ -93,7 +86,7 @@ func (s *CycleService) RunCycle(ctx context.Context, period canasta.Period, prog
 		return nil, err
 	}
 
-	if len(plan.programs) == 0 {
+	if plan.rules.Len() == 0 {
 		sum.Households = plan.total
 		if progress != nil {
 			progress(plan.total, plan.total)
@@ -146,10 +139,8 @@ func (s *CycleService) grant(ctx context.Context, plan *cyclePlan, sum *canasta.
 	if err := context.Cause(ctx); err != nil {
 		return err
 	}
-	for _, p := range plan.programs {
-		if n := p.failures.Load(); n > 0 {
-			s.db.logger().Warn("cycle rule failures", "period", string(plan.period), "program", p.id, "households", n)
-		}
+	for id, n := range plan.rules.Failures() {
+		s.db.logger().Warn("cycle rule failures", "period", string(plan.period), "program", id, "households", n)
 	}
 	return nil
 }
@@ -175,14 +166,8 @@ func (s *CycleService) plan(ctx context.Context, period canasta.Period) (*cycleP
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range programs {
-		rule, err := s.db.Rules.Compile(p, schema)
-		if code := canasta.ErrorCode(err); code == canasta.EINTERNAL {
-			return nil, fmt.Errorf("compile program %d: %w", p.ID, err)
-		} else if err != nil {
-			return nil, canasta.Errorf(code, "Program %d (%s) does not compile: %s", p.ID, p.Name, canasta.ErrorMessage(err))
-		}
-		plan.programs = append(plan.programs, &cycleProgram{id: p.ID, rule: rule})
+	if plan.rules, err = canasta.CompileCycleRules(s.db.Rules, period, programs, schema); err != nil {
+		return nil, err
 	}
 	return plan, nil
 }
@@ -303,30 +288,17 @@ WHERE household_hid >= ? AND household_hid <= ? ORDER BY household_hid, line`, b
 // first failure of each program is logged, with no personal data, so a
 // broken rule does not write a million log lines.
 func evaluateHouseholds(ctx context.Context, plan *cyclePlan, in <-chan []cycleHousehold, out chan<- cycleResult) {
-	day := plan.period.Start()
+	logFirstFailure := func(program int64, err error) {
+		plan.log.Warn("cycle rule failed for a household; further failures of the program are only counted",
+			"period", string(plan.period), "program", program, "error", errorText(err))
+	}
 	for batch := range in {
-		res := cycleResult{households: len(batch), grants: make([]cycleGrant, 0, len(batch)*len(plan.programs))}
+		res := cycleResult{households: len(batch), grants: make([]cycleGrant, 0, len(batch)*plan.rules.Len())}
 		for _, ch := range batch {
-			facts := canasta.NewFacts(ch.h, day)
-			failed := false
-			for _, p := range plan.programs {
-				g, err := p.rule.Evaluate(facts)
-				if err == nil && g.Quantity < 0 {
-					err = canasta.Errorf(canasta.EINVALID, "Program %d gave a negative quantity.", p.id)
-				}
-				if err != nil {
-					failed = true
-					if p.failures.Add(1) == 1 {
-						plan.log.Warn("cycle rule failed for a household; further failures of the program are only counted",
-							"period", string(plan.period), "program", p.id, "error", errorText(err))
-					}
-					continue
-				}
-				if g.Eligible && g.Quantity > 0 {
-					res.grants = append(res.grants, cycleGrant{hid: ch.hid, programID: p.id, quantity: g.Quantity, explanation: g.Explanation})
-				}
+			grant := func(program, quantity int64, explanation string) {
+				res.grants = append(res.grants, cycleGrant{hid: ch.hid, programID: program, quantity: quantity, explanation: explanation})
 			}
-			if failed {
+			if plan.rules.Evaluate(ch.h, grant, logFirstFailure) {
 				res.errors++
 			}
 		}
