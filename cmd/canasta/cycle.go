@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/canasta/canasta"
-	"github.com/schollz/progressbar/v3"
 )
 
 func runCycle(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,9 +43,7 @@ func computeCycle(ctx context.Context, st *store, p canasta.Period, stderr io.Wr
 	if err != nil {
 		return nil, err
 	}
-	bar := progressbar.NewOptions(n, progressbar.OptionSetDescription("cycle "+string(p)),
-		progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
+	bar := newCountBar(n, "cycle "+string(p), stderr)
 	sum, err := st.cycles.RunCycle(ctx, p, func(done, total int) {
 		bar.ChangeMax(total)
 		bar.Set(done)

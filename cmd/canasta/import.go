@@ -72,9 +72,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // importHouseholds stores households in batches with a progress bar.
 func importHouseholds(ctx context.Context, svc canasta.HouseholdService, hs []*canasta.Household, stderr io.Writer) (canasta.ImportResult, error) {
 	var total canasta.ImportResult
-	bar := progressbar.NewOptions(len(hs), progressbar.OptionSetDescription("importing households"),
-		progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
+	bar := newCountBar(len(hs), "importing households", stderr)
 	for i := 0; i < len(hs); i += importBatch {
 		batch := hs[i:min(i+importBatch, len(hs))]
 		r, err := svc.ImportHouseholds(ctx, batch)
