@@ -17,9 +17,11 @@ func ParseBirthDate(s string) (BirthDate, error) {
 	if s == "" {
 		return b, nil
 	}
-	bad := Errorf(EINVALID, "Birth date %q must be YYYY-MM-DD, YYYY-MM, YYYY or empty.", s)
+	// The message is built only on failure: a cycle parses every
+	// member's date.
+	bad := func() error { return Errorf(EINVALID, "Birth date %q must be YYYY-MM-DD, YYYY-MM, YYYY or empty.", s) }
 	if (len(s) != 4 && len(s) != 7 && len(s) != 10) || !digitsAt(s) {
-		return BirthDate{}, bad
+		return BirthDate{}, bad()
 	}
 	b.Year = atoi(s[0:4])
 	if len(s) >= 7 {
@@ -29,7 +31,7 @@ func ParseBirthDate(s string) (BirthDate, error) {
 		b.Day = atoi(s[8:10])
 	}
 	if b.Year < 1850 || b.Year > 2200 || (len(s) >= 7 && (b.Month < 1 || b.Month > 12)) {
-		return BirthDate{}, bad
+		return BirthDate{}, bad()
 	}
 	if len(s) == 10 {
 		t := time.Date(b.Year, time.Month(b.Month), b.Day, 0, 0, 0, 0, time.UTC)

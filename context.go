@@ -1,6 +1,9 @@
 package canasta
 
-import "context"
+import (
+	"context"
+	"strconv"
+)
 
 // Role is what a staff token may do. Each API route names the roles it
 // admits; a role not named is refused.
@@ -28,9 +31,24 @@ func (r Role) Valid() bool {
 
 // Actor is the authenticated caller of a service method.
 type Actor struct {
+	// TokenID is the API token used, or 0 for a web session.
 	TokenID int64
-	Name    string
-	Role    Role
+	// UserID is the staff account of a web session, or 0.
+	UserID int64
+	Name   string
+	Role   Role
+}
+
+// AuditID identifies the actor in audit entries without naming a person:
+// the id of the credential used, never the staff member's name.
+func (a *Actor) AuditID() string {
+	switch {
+	case a.TokenID != 0:
+		return "token:" + strconv.FormatInt(a.TokenID, 10)
+	case a.UserID != 0:
+		return "user:" + strconv.FormatInt(a.UserID, 10)
+	}
+	return ""
 }
 
 type contextKey int

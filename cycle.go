@@ -41,6 +41,9 @@ type Entitlement struct {
 	Period      Period `json:"period"`
 	Granted     int64  `json:"granted"`
 	Redeemed    int64  `json:"redeemed"`
+	// Held is reserved for points to redeem offline: it cannot be redeemed
+	// online meanwhile. Granted = Redeemed + Held + Remaining.
+	Held        int64  `json:"held"`
 	Remaining   int64  `json:"remaining"`
 	Explanation string `json:"explanation"`
 }

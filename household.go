@@ -33,8 +33,11 @@ type Household struct {
 	MonthlyIncome int64          `json:"monthly_income"`
 	Attributes    map[string]any `json:"attributes,omitempty"`
 	Members       []*Person      `json:"members"`
-	CreatedAt     time.Time      `json:"created_at"`
-	UpdatedAt     time.Time      `json:"updated_at"`
+	// HomePointID is the point that holds the household's monthly quota
+	// for offline redemption by default; 0 when none.
+	HomePointID int64     `json:"home_point_id,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Person is a member of a household.

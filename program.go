@@ -41,6 +41,27 @@ type Program struct {
 	Quantity    string    `json:"quantity"`    // CEL, int in the base unit
 	Period      string    `json:"period"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Replaces is the program this one supersedes: publishing a changed
+	// rule is a new program that retires the old one, so every rule ever
+	// applied stays published. Cycles grant only from active programs;
+	// grants already made stay redeemable.
+	Replaces   int64      `json:"replaces,omitempty"`
+	ReplacedBy int64      `json:"replaced_by,omitempty"`
+	RetiredAt  *time.Time `json:"retired_at,omitempty"`
+}
+
+// Active reports whether cycles grant from the program.
+func (p *Program) Active() bool { return p.RetiredAt == nil }
+
+// ActivePrograms returns the programs cycles grant from.
+func ActivePrograms(ps []*Program) []*Program {
+	var out []*Program
+	for _, p := range ps {
+		if p.Active() {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Validate checks a program's fields other than its rules, which a

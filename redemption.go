@@ -36,6 +36,8 @@ type Redemption struct {
 	Period      Period           `json:"period"`
 	Items       []RedemptionItem `json:"items"`
 	CreatedAt   time.Time        `json:"created_at"`
+	// Audit is the receipt's entry in the audit log.
+	Audit *AuditRef `json:"audit,omitempty"`
 }
 
 // MaxRedemptionItems bounds one request.

@@ -22,6 +22,7 @@ type EntitlementEntry struct {
 	Unit        canasta.Unit `json:"unit"`
 	Granted     int64        `json:"granted"`
 	Redeemed    int64        `json:"redeemed"`
+	Held        int64        `json:"held"`
 	Remaining   int64        `json:"remaining"`
 	Explanation string       `json:"explanation"`
 }
@@ -54,6 +55,7 @@ func (s *Server) handleFindEntitlements(w http.ResponseWriter, r *http.Request) 
 			Unit:        e.Unit,
 			Granted:     e.Granted,
 			Redeemed:    e.Redeemed,
+			Held:        e.Held,
 			Remaining:   e.Remaining,
 			Explanation: e.Explanation,
 		}

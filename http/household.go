@@ -17,6 +17,7 @@ type householdRequest struct {
 	MonthlyIncome *int64          `json:"monthly_income"`
 	Attributes    map[string]any  `json:"attributes"`
 	Members       []memberRequest `json:"members"`
+	HomePointID   int64           `json:"home_point_id"`
 }
 
 type memberRequest struct {
@@ -38,6 +39,7 @@ func (req *householdRequest) household() *canasta.Household {
 		MonthlyIncome: canasta.UnknownIncome,
 		Attributes:    req.Attributes,
 		Members:       make([]*canasta.Person, len(req.Members)),
+		HomePointID:   req.HomePointID,
 	}
 	if req.MonthlyIncome != nil {
 		h.MonthlyIncome = *req.MonthlyIncome
@@ -68,7 +70,7 @@ func (s *Server) handleCreateHousehold(w http.ResponseWriter, r *http.Request) e
 		return fmt.Errorf("create household: %w", err)
 	}
 	w.Header().Set("Location", "/api/v1/households/"+h.ID)
-	s.writeJSON(w, r, http.StatusCreated, h)
+	s.writeJSON(w, r, http.StatusCreated, enrolledHousehold{h, s.screenHousehold(r.Context(), h)})
 	return nil
 }
 

@@ -63,8 +63,11 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 					writeErrorBody(sw, http.StatusInternalServerError, "EINTERNAL", internalMessage)
 				}
 			}
-			s.requestLogger(r).Info("request", "method", r.Method, "route", st.route,
-				"status", sw.statusCode(), "duration", time.Since(start))
+			// Typed attributes, not a derived logger: this line is
+			// written for every request, on the redemption hot path too.
+			s.logger().LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", st.id),
+				slog.String("method", r.Method), slog.String("route", st.route),
+				slog.Int("status", sw.statusCode()), slog.Duration("duration", time.Since(start)))
 		}()
 		next.ServeHTTP(sw, r)
 	})

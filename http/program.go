@@ -14,6 +14,8 @@ type programRequest struct {
 	Eligibility string            `json:"eligibility"`
 	Quantity    string            `json:"quantity"`
 	Period      string            `json:"period"`
+	// Replaces names the program a changed rule supersedes.
+	Replaces int64 `json:"replaces,omitempty"`
 }
 
 func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request) error {
@@ -27,6 +29,7 @@ func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request) err
 		Eligibility: req.Eligibility,
 		Quantity:    req.Quantity,
 		Period:      req.Period,
+		Replaces:    req.Replaces,
 	}
 	if err := s.ProgramService.CreateProgram(r.Context(), p); err != nil {
 		return fmt.Errorf("create program: %w", err)

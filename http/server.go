@@ -1,8 +1,11 @@
-// Package http serves Canasta's JSON API over the root package's services.
-// It owns what is particular to HTTP: the route table with the roles each
-// route admits, bearer-token authentication, the purpose a staff member
-// must state to read personal data, request decoding limits, and the one
-// mapping from application error codes to HTTP statuses.
+// Package http serves Canasta over the root package's services: the JSON
+// API (staff with bearer tokens, people in the portal with card sessions,
+// devices with signed requests, auditors with no account) and the
+// server-rendered web application (html/, embedded). It owns what is
+// particular to HTTP: the route table with the roles each route admits,
+// authentication, the purpose a staff member must state to read personal
+// data, request decoding limits, sessions and CSRF for the pages, and the
+// one mapping from application error codes to HTTP statuses.
 package http
 
 import (
@@ -45,14 +48,52 @@ type Server struct {
 	TokenService       canasta.TokenService
 	AccessLogService   canasta.AccessLogService
 	CardService        canasta.CardService
+	// DeviceService, RightsService and HomePointService serve offline
+	// points: device enrollment, signed device routes, rights and sync.
+	DeviceService    canasta.DeviceService
+	RightsService    canasta.RightsService
+	HomePointService canasta.HomePointService
+	seen             signatureCache
+	// GrievanceService keeps the grievances households file; without it
+	// the grievance routes answer 404.
+	GrievanceService canasta.GrievanceService
+	// DryRunService evaluates proposed program rules before they are
+	// published; ReportService computes the auditors' reports.
+	DryRunService canasta.DryRunService
+	ReportService canasta.ReportService
+	// ReportLocation is the zone report days and odd hours are local to
+	// when a request names none; nil means UTC.
+	ReportLocation *time.Location
+	// AuditService publishes the transparent audit log at /api/v1/audit/.
+	AuditService canasta.AuditService
+	// PortalService signs people in to the person portal, whose reads go
+	// through HouseholdRecords and the services above.
+	PortalService canasta.PortalService
+	// CorrectionService corrects registered data.
+	CorrectionService canasta.CorrectionService
+	HouseholdRecords  canasta.HouseholdRecords
+	// ExportSigner signs a household's export document.
+	ExportSigner ExportSigner
+	// DedupService looks up likely duplicates at enrollment and keeps
+	// their review cases; without it enrollment lists none.
+	DedupService canasta.DedupService
+	// portalLogins bounds portal sign-in attempts per client address.
+	portalLogins *attemptLimiter
+	// UserService keeps staff accounts; with it set, the server also
+	// serves the web application.
+	UserService canasta.UserService
+	// Web configures the web application's sessions.
+	Web WebConfig
+	web *webApp
 }
 
 // NewServer returns a server listening on a free loopback port once opened.
 func NewServer() *Server {
 	s := &Server{
-		Addr:   "127.0.0.1:0",
-		Logger: slog.Default(),
-		Now:    time.Now,
+		Addr:         "127.0.0.1:0",
+		Logger:       slog.Default(),
+		Now:          time.Now,
+		portalLogins: newAttemptLimiter(PortalLoginsPerMinute, time.Minute),
 	}
 	s.handler = s.instrument(s.router())
 	return s

@@ -58,6 +58,8 @@ func newTestServer(tb testing.TB) *testServer {
 	s.RedemptionService = sqlite.NewRedemptionService(db)
 	s.TokenService = sqlite.NewTokenService(db)
 	s.AccessLogService = sqlite.NewAccessLogService(db)
+	s.DryRunService = sqlite.NewDryRunService(db)
+	s.ReportService = sqlite.NewReportService(db)
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}

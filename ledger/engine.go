@@ -64,12 +64,22 @@ type Config struct {
 	// requests queue up while the previous batch commits, which is all
 	// the batching needed.
 	Linger time.Duration
+	// Committers is how many batches may be committing at once; zero
+	// means one. A store with one writer, such as SQLite, gains nothing
+	// from more. A store whose transactions run side by side, such as
+	// PostgreSQL, overlaps one batch's round trips and flush with the
+	// next batch's: the store's own locks and UNIQUE request ids keep
+	// concurrent batches apart, as they keep concurrent servers apart.
+	// With the database on the same cores, one measured best even there
+	// (BENCHMARKS.md): fewer, larger batches cost less CPU.
+	Committers int
 	// Logger receives failed batches; nil means slog.Default().
 	Logger *slog.Logger
 }
 
 // Engine is a canasta.RedemptionService that group-commits redemptions
-// through one committer goroutine. It is safe for concurrent use.
+// through committer goroutines, one unless Config.Committers says more. It
+// is safe for concurrent use.
 type Engine struct {
 	store  Store
 	cfg    Config
@@ -80,7 +90,7 @@ type Engine struct {
 	closed bool
 
 	wake    chan struct{} // a request was queued, or the engine closed
-	stopped chan struct{} // the committer returned
+	stopped chan struct{} // every committer returned
 
 	batches, committed, failed atomic.Int64
 }
@@ -95,11 +105,18 @@ type call struct {
 	done chan struct{} // closed once res is set
 }
 
-// NewEngine returns an engine over store and starts its committer. Close
-// it before closing the store.
+// NewEngine returns an engine over store and starts its committers.
+// Close it before closing the store.
 func NewEngine(store Store, cfg Config) *Engine {
 	e := newEngine(store, cfg)
-	go e.run()
+	var wg sync.WaitGroup
+	for range e.cfg.Committers {
+		wg.Go(e.run)
+	}
+	go func() {
+		wg.Wait()
+		close(e.stopped)
+	}()
 	return e
 }
 
@@ -111,6 +128,9 @@ func newEngine(store Store, cfg Config) *Engine {
 	}
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = DefaultMaxQueue
+	}
+	if cfg.Committers <= 0 {
+		cfg.Committers = 1
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -211,10 +231,9 @@ func (e *Engine) signal() {
 	}
 }
 
-// run is the committer: it commits batches while requests are queued and
+// run is a committer: it commits batches while requests are queued and
 // sleeps when none are, until the engine is closed and drained.
 func (e *Engine) run() {
-	defer close(e.stopped)
 	ctx := context.Background() // one request's end must not cut a batch short
 	for {
 		if e.cfg.Linger > 0 && e.queued() < e.cfg.MaxBatch {
@@ -228,6 +247,7 @@ func (e *Engine) run() {
 		done := e.closed && len(e.queue) == 0
 		e.mu.Unlock()
 		if done {
+			e.signal() // the other committers see it too
 			return
 		}
 		<-e.wake

@@ -366,11 +366,57 @@ func TestEngine_Close(t *testing.T) {
 	}
 }
 
+// TestEngine_Committers lets two batches be in the store at once, and
+// closes an engine whose committers are busy and idle.
+func TestEngine_Committers(t *testing.T) {
+	store := newGateStore(true)
+	e := NewEngine(store, Config{Committers: 2, Logger: discardLogger})
+	ctx := context.Background()
+
+	first := redeemAsync(ctx, e, request("first", "hh_a", item(1, 1)))
+	if n := <-store.entered; n != 1 {
+		t.Fatalf("first batch of %d", n)
+	}
+	// The first batch is still in the store; the second committer takes
+	// the next request without waiting for it.
+	second := redeemAsync(ctx, e, request("second", "hh_b", item(1, 1)))
+	select {
+	case n := <-store.entered:
+		if n != 1 {
+			t.Fatalf("second batch of %d", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second committer did not take a batch while the first was committing")
+	}
+	store.gate <- struct{}{}
+	store.gate <- struct{}{}
+	for _, ch := range []<-chan outcome{first, second} {
+		if o := <-ch; o.err != nil {
+			t.Fatal(o.err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Redeem(ctx, request("late", "hh_a", item(1, 1))); !errors.Is(err, canasta.ErrUnavailable) {
+		t.Fatalf("a request after Close: %v, want unavailable", err)
+	}
+}
+
 // TestEngine_Concurrent races many clients over a few grants and checks
-// L1 and L2 on the store and L3 for every answer. Run with -race.
+// L1 and L2 on the store and L3 for every answer, with one committer and
+// with several. Run with -race.
 func TestEngine_Concurrent(t *testing.T) {
+	for _, committers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("Committers%d", committers), func(t *testing.T) {
+			testEngineConcurrent(t, committers)
+		})
+	}
+}
+
+func testEngineConcurrent(t *testing.T, committers int) {
 	store := &memStore{l: testLedger()}
-	e := NewEngine(store, Config{MaxBatch: 16, Logger: discardLogger})
+	e := NewEngine(store, Config{MaxBatch: 16, Committers: committers, Logger: discardLogger})
 	defer e.Close()
 
 	var (

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/canasta/canasta"
 	"github.com/jackc/pgx/v5"
@@ -40,10 +41,14 @@ ON CONFLICT (name) DO NOTHING`, a.Name, string(a.Type), string(a.AppliesTo), a.P
 	} else if tag.RowsAffected() == 0 {
 		return canasta.Errorf(canasta.ECONFLICT, "Attribute %q is already declared.", a.Name)
 	}
-	if err := tx.commit("attribute"); err != nil {
+	a.CreatedAt = tx.now
+	if err := auditPublic(ctx, tx, canasta.AuditAttributeCreate, map[string]string{"attribute": a.Name}, a); err != nil {
 		return err
 	}
-	a.CreatedAt = tx.now
+	if err := tx.commit("attribute"); err != nil {
+		a.CreatedAt = time.Time{}
+		return err
+	}
 	return nil
 }
 

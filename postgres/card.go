@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/canasta/canasta"
 	"github.com/jackc/pgx/v5"
@@ -30,19 +31,28 @@ func (s *CardStore) CreateSigningKey(ctx context.Context, k *canasta.SigningKey)
 	if k.KID == "" || k.Alg == "" || len(k.Private) == 0 {
 		return canasta.Errorf(canasta.EINVALID, "A signing key needs its kid, algorithm and private key.")
 	}
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
+	ctx, tx, err := s.db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.release()
 
 	if k.CreatedAt.IsZero() {
-		k.CreatedAt = s.db.now()
+		k.CreatedAt = tx.now
 	}
 	var id int64
-	err = s.db.pool.QueryRow(ctx, `INSERT INTO signing_keys (kid, alg, private, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)
+	err = tx.QueryRow(ctx, `INSERT INTO signing_keys (kid, alg, private, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (kid) DO NOTHING RETURNING id`, k.KID, k.Alg, k.Private, k.CreatedAt, k.RetiredAt).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return canasta.Errorf(canasta.ECONFLICT, "A signing key with kid %s exists.", k.KID)
 	} else if err != nil {
 		return fmt.Errorf("insert signing key: %w", err)
+	}
+	if err := auditPublic(ctx, tx, canasta.AuditSigningKeyCreate, map[string]string{"kid": k.KID, "alg": k.Alg}, nil); err != nil {
+		return err
+	}
+	if err := tx.commit("signing key"); err != nil {
+		return err
 	}
 	k.ID = id
 	return nil
@@ -76,20 +86,28 @@ func (s *CardStore) FindSigningKeys(ctx context.Context) (_ []*canasta.SigningKe
 // first time, so the period of the cards it signed never moves.
 func (s *CardStore) RetireSigningKey(ctx context.Context, id int64) (err error) {
 	defer checkAvailable(&err)
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
+	ctx, tx, err := s.db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.release()
 
-	var found bool
-	err = s.db.pool.QueryRow(ctx, `WITH retired AS (
+	var retired, found bool
+	err = tx.QueryRow(ctx, `WITH retired AS (
 	UPDATE signing_keys SET retired_at = $2 WHERE id = $1 AND retired_at IS NULL RETURNING id
 )
-SELECT EXISTS (SELECT 1 FROM retired) OR EXISTS (SELECT 1 FROM signing_keys WHERE id = $1)`, id, s.db.now()).Scan(&found)
+SELECT EXISTS (SELECT 1 FROM retired), EXISTS (SELECT 1 FROM signing_keys WHERE id = $1)`, id, tx.now).Scan(&retired, &found)
 	if err != nil {
 		return fmt.Errorf("retire signing key %d: %w", id, err)
-	} else if !found {
+	} else if !retired && !found {
 		return canasta.Errorf(canasta.ENOTFOUND, "Signing key %d not found.", id)
 	}
-	return nil
+	if retired {
+		if err := auditPublic(ctx, tx, canasta.AuditSigningKeyRetire, map[string]string{"signing_key": strconv.FormatInt(id, 10)}, nil); err != nil {
+			return err
+		}
+	}
+	return tx.commit("retirement of signing key")
 }
 
 // CreateCard adds the household's next card version and revokes the ones
@@ -132,6 +150,14 @@ func (s *CardStore) CreateCard(ctx context.Context, c *canasta.Card, sign func(c
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, c.ID, c.Version, hid, c.Code, c.KeyID, c.PINHash, c.IssuedAt, c.ExpiresAt); err != nil {
 		return fmt.Errorf("insert card %s version %d: %w", c.ID, c.Version, err)
 	}
+	e, err := householdEntry(ctx, tx, canasta.AuditCardIssue, hid, c.HouseholdID, c)
+	if err != nil {
+		return err
+	}
+	e.Objects["card"], e.Objects["version"] = c.ID, strconv.Itoa(c.Version)
+	if err := appendAudit(ctx, tx, e); err != nil {
+		return err
+	}
 	return tx.commit("card " + c.ID)
 }
 
@@ -171,6 +197,9 @@ WHERE c.id = $1 LIMIT 1 FOR UPDATE OF h`, id).Scan(&hid)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE cards SET revoked_at = $1 WHERE id = $2 AND version = $3`, tx.now, c.ID, c.Version); err != nil {
 		return fmt.Errorf("revoke card %s: %w", id, err)
+	}
+	if err := auditPublic(ctx, tx, canasta.AuditCardRevoke, map[string]string{"card": c.ID, "version": strconv.Itoa(c.Version)}, nil); err != nil {
+		return err
 	}
 	return tx.commit("revocation of card " + id)
 }

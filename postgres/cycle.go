@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -183,6 +184,8 @@ func (s *CycleService) plan(ctx context.Context, period canasta.Period) (*cycleP
 	if err != nil {
 		return nil, err
 	}
+	// Retired programs were replaced by a changed rule: they grant no more.
+	programs = canasta.ActivePrograms(programs)
 	schema, err := findSchema(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -226,7 +229,12 @@ func (s *CycleService) readBatch(ctx context.Context, first, last int64) ([]cycl
 		return nil, err
 	}
 	defer tx.release()
+	return readHouseholdRange(ctx, tx, first, last)
+}
 
+// readHouseholdRange reads, in tx, what rules see of the households with
+// row ids from first to last.
+func readHouseholdRange(ctx context.Context, tx *Tx, first, last int64) ([]cycleHousehold, error) {
 	rows, err := tx.Query(ctx, `SELECT hid, region, monthly_income, attributes FROM households
 WHERE hid BETWEEN $1 AND $2 ORDER BY hid`, first, last)
 	if err != nil {
@@ -262,8 +270,10 @@ WHERE hid BETWEEN $1 AND $2 ORDER BY hid`, first, last)
 // readMembers attaches members to a batch ordered by row id, merging the
 // two ordered streams.
 func readMembers(ctx context.Context, tx *Tx, batch []cycleHousehold) error {
-	rows, err := tx.Query(ctx, `SELECT household_hid, birth_date, sex, disability, attributes FROM persons
-WHERE household_hid BETWEEN $1 AND $2 ORDER BY household_hid, line`, batch[0].hid, batch[len(batch)-1].hid)
+	rows, err := tx.Query(ctx, `SELECT household_hid, birth_date, sex, disability, attributes FROM persons p
+WHERE household_hid BETWEEN $1 AND $2 AND NOT EXISTS (SELECT 1 FROM dedup_cases c WHERE c.household_hid = p.household_hid
+	AND c.line = p.line AND c.status = 'confirmed' AND c.effective_at <= $3)
+ORDER BY household_hid, line`, batch[0].hid, batch[len(batch)-1].hid, tx.now)
 	if err != nil {
 		return fmt.Errorf("read members: %w", err)
 	}
@@ -385,16 +395,44 @@ func (s *CycleService) insertGrants(ctx context.Context, period canasta.Period, 
 		sorted.add(g.hids[i], g.programs[i], g.quantities[i], g.explanations[i])
 	}
 
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
-	tag, err := s.db.pool.Exec(ctx, `INSERT INTO entitlements (period, household_hid, program_id, granted, explanation, created_at)
+	ctx, tx, err := s.db.beginWrite(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.release()
+	tag, err := tx.Exec(ctx, `INSERT INTO entitlements (period, household_hid, program_id, granted, explanation, created_at)
 SELECT $1, g.hid, g.program_id, g.granted, g.explanation, $6
 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) AS g (hid, program_id, granted, explanation)
-ON CONFLICT DO NOTHING`, string(period), sorted.hids, sorted.programs, sorted.quantities, sorted.explanations, s.db.now())
+ON CONFLICT DO NOTHING`, string(period), sorted.hids, sorted.programs, sorted.quantities, sorted.explanations, tx.now)
 	if err != nil {
 		return 0, fmt.Errorf("insert grants: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	created := int(tag.RowsAffected())
+	if created > 0 {
+		if err := auditGrants(ctx, tx, period, &sorted, created); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.commit("grants"); err != nil {
+		return 0, err
+	}
+	return created, nil
+}
+
+// auditGrants appends one entry for a transaction's grants, fixing them by
+// digest: a cycle is recorded batch by batch, as it commits.
+func auditGrants(ctx context.Context, tx *Tx, period canasta.Period, g *cycleGrants, created int) error {
+	rows := make([][3]int64, g.len())
+	for i := range rows {
+		rows[i] = [3]int64{g.hids[i], g.programs[i], g.quantities[i]}
+	}
+	return auditPublic(ctx, tx, canasta.AuditCycleGrants, map[string]string{
+		"period": string(period),
+		"grants": strconv.Itoa(created),
+	}, struct {
+		Period canasta.Period `json:"period"`
+		Grants [][3]int64     `json:"grants"`
+	}{period, rows})
 }
 
 // summarize counts the period's grants, whether made by this run or an

@@ -51,7 +51,11 @@ func (s *EntitlementService) FindEntitlements(ctx context.Context, householdID s
 }
 
 func findEntitlements(ctx context.Context, q querier, hid int64, householdID string, period canasta.Period) ([]*canasta.Entitlement, error) {
-	rows, err := q.Query(ctx, `SELECT e.program_id, p.name, p.commodity_code, p.unit, e.granted, e.redeemed, e.explanation
+	// The grant's redeemed column also counts what points hold in
+	// reserve; the rights say how much of it that is.
+	rows, err := q.Query(ctx, `SELECT e.program_id, p.name, p.commodity_code, p.unit, e.granted, e.redeemed, e.explanation,
+	COALESCE((SELECT sum(r.quantity - r.spent - r.released) FROM rights r
+		WHERE r.household_hid = e.household_hid AND r.period = e.period AND r.program_id = e.program_id AND r.released_at IS NULL), 0)::bigint
 FROM entitlements e JOIN programs p ON p.id = e.program_id
 WHERE e.period = $1 AND e.household_hid = $2
 ORDER BY e.program_id`, string(period), hid)
@@ -60,8 +64,9 @@ ORDER BY e.program_id`, string(period), hid)
 	}
 	ents, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*canasta.Entitlement, error) {
 		e := canasta.Entitlement{HouseholdID: householdID, Period: period}
-		err := row.Scan(&e.ProgramID, &e.Program, &e.Commodity, &e.Unit, &e.Granted, &e.Redeemed, &e.Explanation)
+		err := row.Scan(&e.ProgramID, &e.Program, &e.Commodity, &e.Unit, &e.Granted, &e.Redeemed, &e.Explanation, &e.Held)
 		e.Remaining = e.Granted - e.Redeemed
+		e.Redeemed -= e.Held
 		return &e, err
 	})
 	if err != nil {

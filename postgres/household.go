@@ -59,6 +59,12 @@ func (s *HouseholdService) CreateHousehold(ctx context.Context, h *canasta.House
 	if err := createHousehold(ctx, tx, h); err != nil {
 		return err
 	}
+	if err := indexHousehold(ctx, tx, s.db.Dedup, h); err != nil {
+		return err
+	}
+	if err := storeHomePoint(ctx, tx, h); err != nil {
+		return err
+	}
 	return tx.commit("household")
 }
 
@@ -191,7 +197,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING hid`,
 	for i, m := range h.Members {
 		m.ID, m.HouseholdID = ids[i], id
 	}
-	return nil
+	return auditHousehold(ctx, tx, canasta.AuditHouseholdCreate, hid, h)
 }
 
 // personRow is one row of personTableColumns.
@@ -253,6 +259,9 @@ func findHouseholdByHID(ctx context.Context, q querier, hid int64) (*canasta.Hou
 		return nil, err
 	}
 	if h.Members, err = findMembers(ctx, q, hid, h.ID); err != nil {
+		return nil, err
+	}
+	if h.HomePointID, err = findHomePoint(ctx, q, hid); err != nil {
 		return nil, err
 	}
 	return &h, nil

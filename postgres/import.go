@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/canasta/canasta"
+	"github.com/canasta/canasta/audit"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -126,6 +127,12 @@ func (s *HouseholdService) importBatch(ctx context.Context, hs []*canasta.Househ
 	}
 
 	if err := insertImported(ctx, tx, newHH, newHHData, newPersons, touched); err != nil {
+		return canasta.ImportResult{}, err
+	}
+	if err := indexImported(ctx, tx, s.db.Dedup, hs, newPersons); err != nil {
+		return canasta.ImportResult{}, err
+	}
+	if err := auditImport(ctx, tx, newHH, newHHData, newPersons, touched); err != nil {
 		return canasta.ImportResult{}, err
 	}
 	if err := tx.commit("import"); err != nil {
@@ -271,4 +278,51 @@ func insertImported(ctx context.Context, tx *Tx, newHH []*importHousehold, data 
 		}
 	}
 	return nil
+}
+
+// auditImport appends the batch's audit entries: one per household created
+// (with a fresh commitment key) and one per household that gained members.
+func auditImport(ctx context.Context, tx *Tx, newHH []*importHousehold, data []*canasta.Household, persons []importPerson, touched []int64) error {
+	keys := make(map[int64][]byte, len(newHH)+len(touched))
+	if len(newHH) > 0 {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_keys"}, []string{"household_hid", "key"},
+			pgx.CopyFromSlice(len(newHH), func(i int) ([]any, error) {
+				k := audit.NewKey()
+				keys[newHH[i].hid] = k
+				return []any{newHH[i].hid, k}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("import: audit keys: %w", err)
+		}
+	}
+	added := make(map[int64][]*canasta.Person)
+	grown := make(map[int64]*importHousehold)
+	for _, p := range persons {
+		if !p.household.created {
+			added[p.household.hid] = append(added[p.household.hid], p.m)
+			grown[p.household.hid] = p.household
+		}
+	}
+	entries := make([]*canasta.AuditEntry, 0, len(newHH)+len(touched))
+	for i, ih := range newHH {
+		e := canasta.AuditEntryFor(ctx, canasta.AuditHouseholdCreate, tx.now)
+		e.Objects = map[string]string{"household": ih.id}
+		c, err := audit.Commit(keys[ih.hid], struct {
+			ID        string             `json:"id"`
+			Household *canasta.Household `json:"household"`
+		}{ih.id, data[i]})
+		if err != nil {
+			return err
+		}
+		e.Commitment = c
+		entries = append(entries, e)
+	}
+	for _, hid := range touched {
+		e, err := householdEntry(ctx, tx, canasta.AuditHouseholdUpdate, hid, grown[hid].id, added[hid])
+		if err != nil {
+			return err
+		}
+		entries = append(entries, e)
+	}
+	return appendAudit(ctx, tx, entries...)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/canasta/canasta"
 	"github.com/jackc/pgx/v5"
@@ -29,16 +31,25 @@ func (s *PointService) CreatePoint(ctx context.Context, p *canasta.Point) (err e
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
+	ctx, tx, err := s.db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.release()
 
-	now := s.db.now()
 	var id int64
-	if err := s.db.pool.QueryRow(ctx, `INSERT INTO points (name, kind, region, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-		p.Name, string(p.Kind), p.Region, now).Scan(&id); err != nil {
+	if err := tx.QueryRow(ctx, `INSERT INTO points (name, kind, region, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		p.Name, string(p.Kind), p.Region, tx.now).Scan(&id); err != nil {
 		return fmt.Errorf("insert point: %w", err)
 	}
-	p.ID, p.CreatedAt = id, now
+	p.ID, p.CreatedAt = id, tx.now
+	if err := auditPublic(ctx, tx, canasta.AuditPointCreate, map[string]string{"point": strconv.FormatInt(id, 10)}, p); err != nil {
+		return err
+	}
+	if err := tx.commit("point"); err != nil {
+		p.ID, p.CreatedAt = 0, time.Time{}
+		return err
+	}
 	return nil
 }
 

@@ -62,6 +62,10 @@ type DB struct {
 	// Rules compiles program rules. Required by CreateProgram and RunCycle.
 	Rules canasta.RuleEngine
 
+	// Dedup keys the enrollment index of likely duplicates; nil leaves
+	// new persons out of it and makes ScreenHousehold find nothing.
+	Dedup canasta.DuplicateMatcher
+
 	// Logger receives operational messages; nil means slog.Default().
 	Logger *slog.Logger
 
@@ -238,6 +242,10 @@ type Tx struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	now    time.Time
+
+	// pending are audit entries to append when the transaction commits:
+	// the append takes the log's lock, which must be the last lock taken.
+	pending []pendingAudit
 }
 
 // release rolls tx back unless it was committed, and ends its deadline.
@@ -289,8 +297,12 @@ func (db *DB) withTimeout(ctx context.Context) (context.Context, context.CancelF
 	return context.WithTimeout(ctx, db.Timeout)
 }
 
-// commit commits tx, naming what it was for in the error.
+// commit appends the pending audit entries and commits tx, naming what it
+// was for in the error.
 func (tx *Tx) commit(what string) error {
+	if err := tx.flushAudit(); err != nil {
+		return fmt.Errorf("commit %s: %w", what, err)
+	}
 	if err := tx.Commit(tx.ctx); err != nil {
 		return fmt.Errorf("commit %s: %w", what, err)
 	}

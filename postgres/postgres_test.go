@@ -26,6 +26,7 @@ func openStore(tb testing.TB, dbURL string, env storetest.Env) *storetest.Store 
 	tb.Helper()
 	db := postgres.NewDB(dbURL)
 	db.Now, db.Rules, db.Logger = env.Now, env.Rules, env.Logger
+	db.Dedup = env.Dedup
 	if err := db.Open(); err != nil {
 		tb.Fatalf("open: %v", err)
 	}
@@ -44,7 +45,16 @@ func openStore(tb testing.TB, dbURL string, env storetest.Env) *storetest.Store 
 		Redemptions:  postgres.NewRedemptionService(db),
 		Tokens:       postgres.NewTokenService(db),
 		AccessLog:    postgres.NewAccessLogService(db),
+		Users:        postgres.NewUserService(db),
 		Cards:        postgres.NewCardStore(db),
+		Rights:       postgres.NewRightsService(db),
+		DryRuns:      postgres.NewDryRunService(db),
+		Reports:      postgres.NewReportService(db),
+		Audit:        postgres.NewAuditStore(db),
+		Corrections:  postgres.NewCorrectionService(db),
+		Portal:       postgres.NewPortalStore(db),
+		Grievances:   postgres.NewGrievanceService(db),
+		Dedup:        storetest.DedupStores{Cases: postgres.NewDedupService(db), Persons: postgres.NewPersonRecordService(db)},
 		Reopen:       func(tb testing.TB) *storetest.Store { return openStore(tb, dbURL, env) },
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/canasta/canasta"
 	"github.com/jackc/pgx/v5"
@@ -21,7 +23,7 @@ func NewProgramService(db *DB) *ProgramService {
 	return &ProgramService{db: db}
 }
 
-const programColumns = `id, name, commodity_code, unit, eligibility, quantity, period, created_at`
+const programColumns = `id, name, commodity_code, unit, eligibility, quantity, period, created_at, replaces, replaced_by, retired_at`
 
 // CreateProgram validates p, compiles its rules against the schema
 // declared at this moment, and stores it.
@@ -48,16 +50,39 @@ func (s *ProgramService) CreateProgram(ctx context.Context, p *canasta.Program) 
 	if _, err := s.db.Rules.Compile(p, schema); err != nil {
 		return err
 	}
+	var replaces *int64
+	if p.Replaces != 0 {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM programs WHERE id = $1 AND retired_at IS NULL`, p.Replaces).Scan(&n); err != nil {
+			return fmt.Errorf("find program %d: %w", p.Replaces, err)
+		} else if n == 0 {
+			return errNotReplaceable(p.Replaces)
+		}
+		replaces = &p.Replaces
+	}
 	var id int64
-	if err := tx.QueryRow(ctx, `INSERT INTO programs (name, commodity_code, unit, eligibility, quantity, period, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		p.Name, p.Commodity.Code, string(p.Commodity.Unit), p.Eligibility, p.Quantity, p.Period, tx.now).Scan(&id); err != nil {
+	if err := tx.QueryRow(ctx, `INSERT INTO programs (name, commodity_code, unit, eligibility, quantity, period, created_at, replaces)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		p.Name, p.Commodity.Code, string(p.Commodity.Unit), p.Eligibility, p.Quantity, p.Period, tx.now, replaces).Scan(&id); err != nil {
 		return fmt.Errorf("insert program: %w", err)
 	}
-	if err := tx.commit("program"); err != nil {
-		return err
+	if p.Replaces != 0 {
+		tag, err := tx.Exec(ctx, `UPDATE programs SET retired_at = $1, replaced_by = $2 WHERE id = $3 AND retired_at IS NULL`, tx.now, id, p.Replaces)
+		if err != nil {
+			return fmt.Errorf("retire program %d: %w", p.Replaces, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return errNotReplaceable(p.Replaces)
+		}
 	}
 	p.ID, p.CreatedAt = id, tx.now
+	if err := auditPublic(ctx, tx, canasta.AuditProgramCreate, map[string]string{"program": strconv.FormatInt(id, 10)}, p); err != nil {
+		return err
+	}
+	if err := tx.commit("program"); err != nil {
+		p.ID, p.CreatedAt = 0, time.Time{}
+		return err
+	}
 	return nil
 }
 
@@ -105,6 +130,20 @@ func findPrograms(ctx context.Context, q querier) ([]*canasta.Program, error) {
 
 func scanProgram(row pgx.CollectableRow) (*canasta.Program, error) {
 	var p canasta.Program
-	err := row.Scan(&p.ID, &p.Name, &p.Commodity.Code, &p.Commodity.Unit, &p.Eligibility, &p.Quantity, &p.Period, &p.CreatedAt)
+	var replaces, replacedBy *int64
+	err := row.Scan(&p.ID, &p.Name, &p.Commodity.Code, &p.Commodity.Unit, &p.Eligibility, &p.Quantity, &p.Period, &p.CreatedAt,
+		&replaces, &replacedBy, &p.RetiredAt)
+	if replaces != nil {
+		p.Replaces = *replaces
+	}
+	if replacedBy != nil {
+		p.ReplacedBy = *replacedBy
+	}
 	return &p, err
+}
+
+// errNotReplaceable is the answer when a program to replace is unknown or
+// already replaced.
+func errNotReplaceable(id int64) error {
+	return canasta.Errorf(canasta.ECONFLICT, "Program %d does not exist or was already replaced; replace the program that is in force.", id)
 }

@@ -17,9 +17,11 @@ import (
 // Ledger invariants, each held by the database rather than by any server,
 // so they hold with any number of servers on one database:
 //
-//	L1 conservation: for every entitlement, redeemed equals the sum of the
-//	   quantities of the redemption items against it, because the debit and
-//	   the items are written in one transaction or not at all.
+//	L1 conservation: for every entitlement, the redeemed column equals the
+//	   sum of the quantities of the redemption items against it plus what
+//	   offline points hold in reserve (package point, O1: granted =
+//	   available + held + redeemed), because every debit is written in one
+//	   transaction with the items or the right that accounts for it.
 //	L2 non-negative: granted - redeemed never drops below zero, because the
 //	   debit is a conditional UPDATE, which PostgreSQL re-checks against
 //	   the latest committed row when two transactions race for it, and the
@@ -103,6 +105,9 @@ func (s *RedemptionService) Redeem(ctx context.Context, req *canasta.RedemptionR
 		return nil, false, err // rolls back the claim and every debit: all or none
 	}
 	if err := insertItems(ctx, tx, r); err != nil {
+		return nil, false, err
+	}
+	if err := auditRedemptions(ctx, tx, []*canasta.Redemption{r}, []int64{*hid}); err != nil {
 		return nil, false, err
 	}
 	if err := tx.commit("redemption " + req.RequestID); err != nil {
@@ -220,13 +225,17 @@ func findRedemption(ctx context.Context, q querier, requestID string) (*canasta.
 		r           = canasta.Redemption{RequestID: requestID}
 		fingerprint []byte
 	)
-	err := q.QueryRow(ctx, `SELECT r.id, r.fingerprint, h.id, r.point_id, r.period, r.created_at
+	var auditIndex *int64
+	err := q.QueryRow(ctx, `SELECT r.id, r.fingerprint, h.id, r.point_id, r.period, r.created_at, r.audit_index
 FROM redemptions r JOIN households h ON h.hid = r.household_hid
-WHERE r.request_id = $1`, requestID).Scan(&r.ID, &fingerprint, &r.HouseholdID, &r.PointID, &r.Period, &r.CreatedAt)
+WHERE r.request_id = $1`, requestID).Scan(&r.ID, &fingerprint, &r.HouseholdID, &r.PointID, &r.Period, &r.CreatedAt, &auditIndex)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, canasta.Errorf(canasta.ENOTFOUND, "No redemption has request id %q.", requestID)
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("find redemption %s: %w", requestID, err)
+	}
+	if auditIndex != nil {
+		r.Audit = &canasta.AuditRef{Index: *auditIndex}
 	}
 
 	rows, err := q.Query(ctx, `SELECT program_id, quantity, remaining FROM redemption_items

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/canasta/canasta"
@@ -36,17 +37,27 @@ func (s *TokenService) CreateToken(ctx context.Context, role canasta.Role, name 
 	if len(name) > 200 || !utf8.ValidString(name) {
 		return nil, "", canasta.Errorf(canasta.EINVALID, "A token name must be valid UTF-8 of at most 200 bytes.")
 	}
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
+	ctx, tx, err := s.db.beginWrite(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer tx.release()
 
-	now := s.db.now()
 	secret := canasta.NewTokenSecret()
 	var id int64
-	if err := s.db.pool.QueryRow(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-		name, string(role), canasta.HashTokenSecret(secret), now).Scan(&id); err != nil {
+	if err := tx.QueryRow(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		name, string(role), canasta.HashTokenSecret(secret), tx.now).Scan(&id); err != nil {
 		return nil, "", fmt.Errorf("insert token: %w", err)
 	}
-	return &canasta.Token{ID: id, Name: name, Role: role, CreatedAt: now}, secret, nil
+	// The token's name may name a person or an organisation: only its id
+	// and role go to the log.
+	if err := auditPublic(ctx, tx, canasta.AuditTokenCreate, map[string]string{"token": strconv.FormatInt(id, 10), "role": string(role)}, nil); err != nil {
+		return nil, "", err
+	}
+	if err := tx.commit("token"); err != nil {
+		return nil, "", err
+	}
+	return &canasta.Token{ID: id, Name: name, Role: role, CreatedAt: tx.now}, secret, nil
 }
 
 // Authenticate returns the live token whose secret this is.
@@ -79,22 +90,30 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (_ *cana
 // revocation time. ENOTFOUND if none.
 func (s *TokenService) RevokeToken(ctx context.Context, id int64) (err error) {
 	defer checkAvailable(&err)
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
+	ctx, tx, err := s.db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.release()
 
 	// One statement: it revokes a live token, and tells a revoked one
 	// from an unknown one.
-	var found bool
-	err = s.db.pool.QueryRow(ctx, `WITH revoked AS (
+	var revoked, found bool
+	err = tx.QueryRow(ctx, `WITH revoked AS (
 	UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id
 )
-SELECT EXISTS (SELECT 1 FROM revoked) OR EXISTS (SELECT 1 FROM tokens WHERE id = $1)`, id, s.db.now()).Scan(&found)
+SELECT EXISTS (SELECT 1 FROM revoked), EXISTS (SELECT 1 FROM tokens WHERE id = $1)`, id, tx.now).Scan(&revoked, &found)
 	if err != nil {
 		return fmt.Errorf("revoke token %d: %w", id, err)
-	} else if !found {
+	} else if !revoked && !found {
 		return canasta.Errorf(canasta.ENOTFOUND, "Token %d not found.", id)
 	}
-	return nil
+	if revoked {
+		if err := auditPublic(ctx, tx, canasta.AuditTokenRevoke, map[string]string{"token": strconv.FormatInt(id, 10)}, nil); err != nil {
+			return err
+		}
+	}
+	return tx.commit("token revocation")
 }
 
 // FindTokens lists tokens by id, without secrets.

@@ -2,7 +2,9 @@
 # Reproduces the figures in BENCHMARKS.md on this machine, in one run:
 #
 #   1. pgbench (TPC-B, 16 clients, 2 threads, 20 s) against a throwaway
-#      local PostgreSQL with fsync on, if /usr/lib/postgresql/*/bin exists;
+#      local PostgreSQL with fsync on, if /usr/lib/postgresql/*/bin exists,
+#      then the PostgreSQL store on the same server: the engine's batches
+#      against the store's one transaction per request;
 #   2. `canasta bench redeem` variants on a temporary SQLite store with
 #      full durability (WAL, synchronous=FULL): the HTTP ceiling, the HTTP
 #      API, the engine in process, the group-commit curve, hot spots, the
@@ -13,6 +15,7 @@
 #   DURATION          measuring time of each canasta run (default 10s)
 #   PGBENCH_SECONDS   pgbench -T (default 20)
 #   PGBENCH_SCALE     pgbench -i -s (default 1, pgbench's own default)
+#   PG_POOL           connections of the PostgreSQL store's pool (default 16)
 #   SKIP_PGBENCH=1    skip PostgreSQL
 #
 # Run from anywhere inside the repository: scripts/bench.sh
@@ -21,6 +24,7 @@ set -euo pipefail
 DURATION=${DURATION:-10s}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
 PGBENCH_SCALE=${PGBENCH_SCALE:-1}
+PG_POOL=${PG_POOL:-16}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/canasta-bench-script.XXXXXX)
 PGDATA=""
@@ -53,6 +57,24 @@ echo "== build"
 (cd "$ROOT" && go build -o "$WORK/canasta" ./cmd/canasta)
 CANASTA="$WORK/canasta"
 
+# bench NAME ARGS... runs one canasta bench and keeps its last line.
+declare -A RATE P50 P99
+bench() {
+	local name=$1
+	shift
+	echo "== $name: canasta bench redeem --duration $DURATION $*"
+	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	local out
+	out=$("$CANASTA" bench redeem --duration "$DURATION" "$@" 2>&1)
+	echo "$out" | grep -E '^(path|engine|latency|error)' || true
+	local last
+	last=$(echo "$out" | tail -1)
+	echo "$last"
+	RATE[$name]=$(echo "$last" | sed -n 's/.*redemptions\/s=\([0-9]*\).*/\1/p')
+	P50[$name]=$(echo "$last" | sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p')
+	P99[$name]=$(echo "$last" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
+}
+
 PGBENCH_TPS=""
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [[ -z "${SKIP_PGBENCH:-}" && -n "$PGBIN" && -x "$PGBIN/pgbench" ]]; then
@@ -73,27 +95,17 @@ if [[ -z "${SKIP_PGBENCH:-}" && -n "$PGBIN" && -x "$PGBIN/pgbench" ]]; then
 	out=$(as_pg "$PGBIN/pgbench" -h "$PGDATA" -p "$PORT" -U postgres -c 16 -j 2 -T "$PGBENCH_SECONDS" postgres 2>&1)
 	echo "$out" | grep -E '^(tps|latency average|number of transactions actually processed)'
 	PGBENCH_TPS=$(echo "$out" | awk '/^tps/ {print int($3); exit}')
+	# The PostgreSQL store on the same server, in a database of its own:
+	# group commit against the store's one transaction per request.
+	as_pg "$PGBIN/createdb" -h "$PGDATA" -p "$PORT" -U postgres canasta
+	PG_URL="postgres://postgres@/canasta?host=$PGDATA&port=$PORT&pool_max_conns=$PG_POOL"
+	bench pg-engine --db "$PG_URL" --clients 64
+	bench pg-direct --db "$PG_URL" --clients 64 --direct
+	bench pg-direct-16 --db "$PG_URL" --clients 16 --direct
 	as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast stop >/dev/null
 else
 	echo "== pgbench: skipped (no /usr/lib/postgresql/*/bin or SKIP_PGBENCH set)"
 fi
-
-# bench NAME ARGS... runs one canasta bench and keeps its last line.
-declare -A RATE P50 P99
-bench() {
-	local name=$1
-	shift
-	echo "== $name: canasta bench redeem --duration $DURATION $*"
-	local out
-	out=$("$CANASTA" bench redeem --duration "$DURATION" "$@" 2>&1)
-	echo "$out" | grep -E '^(path|engine|latency|error)' || true
-	local last
-	last=$(echo "$out" | tail -1)
-	echo "$last"
-	RATE[$name]=$(echo "$last" | sed -n 's/.*redemptions\/s=\([0-9]*\).*/\1/p')
-	P50[$name]=$(echo "$last" | sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p')
-	P99[$name]=$(echo "$last" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
-}
 
 bench ceiling --ceiling --clients 64
 bench http --http --clients 64
@@ -113,8 +125,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 echo
 echo "== summary (redemptions/s; ratios against targets)"
 printf '%-22s %8s\n' pgbench_tps "${PGBENCH_TPS:-n/a}"
-for k in ceiling http http-hot http-hot-point engine engine-hot engine-hot-point batch1 batch8 batch64 batch512 direct http-half-peak engine-half-peak; do
-	printf '%-22s %8s  p50_ms=%-8s p99_ms=%s\n' "$k" "${RATE[$k]}" "${P50[$k]}" "${P99[$k]}"
+for k in pg-engine pg-direct pg-direct-16 ceiling http http-hot http-hot-point engine engine-hot engine-hot-point batch1 batch8 batch64 batch512 direct http-half-peak engine-half-peak; do
+	printf '%-22s %8s  p50_ms=%-8s p99_ms=%s\n' "$k" "${RATE[$k]:-n/a}" "${P50[$k]:-}" "${P99[$k]:-}"
 done
 if [[ -n "$PGBENCH_TPS" ]]; then
 	echo "http / pgbench            $(ratio "${RATE[http]}" "$PGBENCH_TPS")  (target >= 5)"
@@ -126,5 +138,9 @@ echo "batch512 / batch1         $(ratio "${RATE[batch512]}" "${RATE[batch1]}")"
 echo "http hot / spread         $(ratio "${RATE[http-hot]}" "${RATE[http]}")  (target >= 0.8)"
 echo "http hot point / spread   $(ratio "${RATE[http-hot-point]}" "${RATE[http]}")  (target >= 0.8)"
 echo "engine hot / spread       $(ratio "${RATE[engine-hot]}" "${RATE[engine]}")  (target >= 0.8)"
+if [[ -n "${RATE[pg-engine]:-}" ]]; then
+	best_direct=$(( RATE[pg-direct] > RATE[pg-direct-16] ? RATE[pg-direct] : RATE[pg-direct-16] ))
+	echo "pg engine / pg direct     $(ratio "${RATE[pg-engine]}" "$best_direct")  (target >= 3; the better of 16 and 64 clients)"
+fi
 echo "p99 at half the HTTP peak   ${P99[http-half-peak]} ms  (target < 25)"
 echo "p99 at half the engine peak ${P99[engine-half-peak]} ms  (target < 25)"

@@ -61,7 +61,7 @@ func createAttribute(ctx context.Context, tx *Tx, a *canasta.Attribute) error {
 		return fmt.Errorf("insert attribute %s: %w", a.Name, err)
 	}
 	a.CreatedAt = tx.now
-	return nil
+	return auditPublic(ctx, tx, canasta.AuditAttributeCreate, map[string]string{"attribute": a.Name}, a)
 }
 
 func findAttributes(ctx context.Context, tx *Tx) ([]*canasta.Attribute, error) {

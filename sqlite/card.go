@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/canasta/canasta"
@@ -51,6 +52,9 @@ func (s *CardStore) CreateSigningKey(ctx context.Context, k *canasta.SigningKey)
 	}
 	if k.ID, err = r.LastInsertId(); err != nil {
 		return fmt.Errorf("insert signing key: %w", err)
+	}
+	if err := auditPublic(ctx, tx, canasta.AuditSigningKeyCreate, map[string]string{"kid": k.KID, "alg": k.Alg}, nil); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit signing key: %w", err)
@@ -110,9 +114,15 @@ func (s *CardStore) RetireSigningKey(ctx context.Context, id int64) error {
 	} else if n == 0 {
 		return canasta.Errorf(canasta.ENOTFOUND, "Signing key %d not found.", id)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE id = ? AND retired_at IS NULL`,
-		formatTime(tx.now), id); err != nil {
+	r, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE id = ? AND retired_at IS NULL`,
+		formatTime(tx.now), id)
+	if err != nil {
 		return fmt.Errorf("retire signing key %d: %w", id, err)
+	}
+	if rowsAffected(r) == 1 {
+		if err := auditPublic(ctx, tx, canasta.AuditSigningKeyRetire, map[string]string{"signing_key": strconv.FormatInt(id, 10)}, nil); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }
@@ -154,6 +164,14 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Version, hid, c.Code, c.KeyID, c.PINHa
 		formatTime(c.IssuedAt), formatTime(c.ExpiresAt)); err != nil {
 		return fmt.Errorf("insert card %s version %d: %w", c.ID, c.Version, err)
 	}
+	e, err := householdEntry(ctx, tx, canasta.AuditCardIssue, hid, c.HouseholdID, c)
+	if err != nil {
+		return err
+	}
+	e.Objects["card"], e.Objects["version"] = c.ID, strconv.Itoa(c.Version)
+	if err := appendAudit(ctx, tx, e); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit card %s: %w", c.ID, err)
 	}
@@ -189,6 +207,9 @@ func (s *CardStore) RevokeCard(ctx context.Context, id string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE cards SET revoked_at = ? WHERE id = ? AND version = ?`,
 		formatTime(tx.now), c.ID, c.Version); err != nil {
 		return fmt.Errorf("revoke card %s: %w", id, err)
+	}
+	if err := auditPublic(ctx, tx, canasta.AuditCardRevoke, map[string]string{"card": c.ID, "version": strconv.Itoa(c.Version)}, nil); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit revocation of card %s: %w", id, err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -162,6 +163,8 @@ func (s *CycleService) plan(ctx context.Context, period canasta.Period) (*cycleP
 	if err != nil {
 		return nil, err
 	}
+	// Retired programs were replaced by a changed rule: they grant no more.
+	programs = canasta.ActivePrograms(programs)
 	schema, err := findSchema(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -206,7 +209,12 @@ func (s *CycleService) readBatch(ctx context.Context, first, last int64) ([]cycl
 		return nil, err
 	}
 	defer tx.Rollback()
+	return readHouseholdRange(ctx, tx, first, last)
+}
 
+// readHouseholdRange reads, in tx, what rules see of the households with
+// row ids from first to last.
+func readHouseholdRange(ctx context.Context, tx *Tx, first, last int64) ([]cycleHousehold, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT hid, region, monthly_income, attributes FROM households
 WHERE hid >= ? AND hid <= ? ORDER BY hid`, first, last)
 	if err != nil {
@@ -242,8 +250,9 @@ WHERE hid >= ? AND hid <= ? ORDER BY hid`, first, last)
 // readMembers attaches members to a batch ordered by row id, merging the
 // two ordered streams.
 func readMembers(ctx context.Context, tx *Tx, batch []cycleHousehold) error {
-	rows, err := tx.QueryContext(ctx, `SELECT household_hid, birth_date, sex, disability, attributes FROM persons
-WHERE household_hid >= ? AND household_hid <= ? ORDER BY household_hid, line`, batch[0].hid, batch[len(batch)-1].hid)
+	rows, err := tx.QueryContext(ctx, `SELECT household_hid, birth_date, sex, disability, attributes FROM persons p
+WHERE household_hid >= ? AND household_hid <= ? AND `+notMergedSQL+` ORDER BY household_hid, line`,
+		batch[0].hid, batch[len(batch)-1].hid, formatTime(tx.now))
 	if err != nil {
 		return fmt.Errorf("read members: %w", err)
 	}
@@ -368,6 +377,7 @@ func (s *CycleService) insertGrants(ctx context.Context, period canasta.Period, 
 		}
 		defer full.Close()
 	}
+	all := grants
 	created := 0
 	now := formatTime(tx.now)
 	args := make([]any, 0, 6*cycleInsertRows)
@@ -388,6 +398,11 @@ func (s *CycleService) insertGrants(ctx context.Context, period canasta.Period, 
 			return 0, fmt.Errorf("insert grants: %w", err)
 		}
 		created += int(rowsAffected(r))
+	}
+	if created > 0 {
+		if err := auditGrants(ctx, tx, period, all, created); err != nil {
+			return 0, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit grants: %w", err)
@@ -452,4 +467,20 @@ func errorText(err error) string {
 		return e.Message
 	}
 	return err.Error()
+}
+
+// auditGrants appends one entry for a transaction's grants, fixing them by
+// digest: a cycle is recorded batch by batch, as it commits.
+func auditGrants(ctx context.Context, tx *Tx, period canasta.Period, grants []cycleGrant, created int) error {
+	rows := make([][3]int64, len(grants))
+	for i, g := range grants {
+		rows[i] = [3]int64{g.hid, g.programID, g.quantity}
+	}
+	return auditPublic(ctx, tx, canasta.AuditCycleGrants, map[string]string{
+		"period": string(period),
+		"grants": strconv.Itoa(created),
+	}, struct {
+		Period canasta.Period `json:"period"`
+		Grants [][3]int64     `json:"grants"`
+	}{period, rows})
 }

@@ -49,7 +49,11 @@ func (s *EntitlementService) FindEntitlements(ctx context.Context, householdID s
 }
 
 func findEntitlements(ctx context.Context, tx *Tx, hid int64, householdID string, period canasta.Period) ([]*canasta.Entitlement, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT e.program_id, p.name, p.commodity_code, p.unit, e.granted, e.redeemed, e.explanation
+	// The grant's redeemed column also counts what points hold in
+	// reserve; the rights say how much of it that is.
+	rows, err := tx.QueryContext(ctx, `SELECT e.program_id, p.name, p.commodity_code, p.unit, e.granted, e.redeemed, e.explanation,
+	COALESCE((SELECT SUM(r.quantity - r.spent - r.released) FROM rights r
+		WHERE r.household_hid = e.household_hid AND r.period = e.period AND r.program_id = e.program_id AND r.released_at IS NULL), 0)
 FROM entitlements e JOIN programs p ON p.id = e.program_id
 WHERE e.period = ? AND e.household_hid = ?
 ORDER BY e.program_id`, string(period), hid)
@@ -61,11 +65,12 @@ ORDER BY e.program_id`, string(period), hid)
 	for rows.Next() {
 		e := canasta.Entitlement{HouseholdID: householdID, Period: period}
 		var unit string
-		if err := rows.Scan(&e.ProgramID, &e.Program, &e.Commodity, &unit, &e.Granted, &e.Redeemed, &e.Explanation); err != nil {
+		if err := rows.Scan(&e.ProgramID, &e.Program, &e.Commodity, &unit, &e.Granted, &e.Redeemed, &e.Explanation, &e.Held); err != nil {
 			return nil, fmt.Errorf("scan entitlement: %w", err)
 		}
 		e.Unit = canasta.Unit(unit)
 		e.Remaining = e.Granted - e.Redeemed
+		e.Redeemed -= e.Held
 		ents = append(ents, &e)
 	}
 	if err := rows.Err(); err != nil {

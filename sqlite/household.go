@@ -59,6 +59,9 @@ func (s *HouseholdService) CreateHousehold(ctx context.Context, h *canasta.House
 	if err := createHousehold(ctx, tx, h); err != nil {
 		return err
 	}
+	if err := storeHomePoint(ctx, tx, h); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
@@ -184,8 +187,11 @@ func createHousehold(ctx context.Context, tx *Tx, h *canasta.Household) error {
 			return fmt.Errorf("insert person: %w", err)
 		}
 		m.ID, m.HouseholdID = pid, id
+		if err := insertDedupKeys(ctx, tx, hid, int64(i+1), m, h.Address); err != nil {
+			return err
+		}
 	}
-	return nil
+	return auditHousehold(ctx, tx, canasta.AuditHouseholdCreate, hid, h)
 }
 
 // householdArgs are the values of insertHouseholdSQL; a nil hid lets
@@ -263,6 +269,9 @@ func findHouseholdByHID(ctx context.Context, tx *Tx, hid int64) (*canasta.Househ
 		return nil, err
 	}
 	if h.Members, err = findMembers(ctx, tx, hid, h.ID); err != nil {
+		return nil, err
+	}
+	if h.HomePointID, err = findHomePoint(ctx, tx, hid); err != nil {
 		return nil, err
 	}
 	return &h, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/canasta/canasta"
+	"github.com/canasta/canasta/audit"
 )
 
 // ImportHouseholds stores a batch in one transaction, keyed by source id.
@@ -54,6 +55,12 @@ func (s *HouseholdService) ImportHouseholds(ctx context.Context, hs []*canasta.H
 			return canasta.ImportResult{}, err
 		}
 	}
+	if err := insertDedupKeyRows(ctx, tx, imp.keys); err != nil {
+		return canasta.ImportResult{}, err
+	}
+	if err := appendAudit(ctx, tx, imp.entries...); err != nil {
+		return canasta.ImportResult{}, err
+	}
 	if err := tx.Commit(); err != nil {
 		return canasta.ImportResult{}, fmt.Errorf("commit import: %w", err)
 	}
@@ -69,7 +76,14 @@ type importer struct {
 	insertHousehold, householdBySource *sql.Stmt
 	lastLine, insertPerson             *sql.Stmt
 	touch, dropHousehold               *sql.Stmt
+	insertAuditKey                     *sql.Stmt
 	args                               []any
+	// entries are the audit entries of the households created or grown,
+	// appended together before commit.
+	entries []*canasta.AuditEntry
+	// keys are the new persons' duplicate-lookup keys, inserted together
+	// in key order before commit.
+	keys []dedupKey
 }
 
 func newImporter(ctx context.Context, tx *Tx) (*importer, error) {
@@ -84,6 +98,7 @@ func newImporter(ctx context.Context, tx *Tx) (*importer, error) {
 		{&imp.insertPerson, insertPersonSQL + ` ON CONFLICT (source_id) DO NOTHING`},
 		{&imp.touch, `UPDATE households SET updated_at = ? WHERE hid = ?`},
 		{&imp.dropHousehold, `DELETE FROM households WHERE hid = ?`},
+		{&imp.insertAuditKey, `INSERT INTO audit_keys (household_hid, key) VALUES (?, ?)`},
 	} {
 		stmt, err := tx.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -96,7 +111,7 @@ func newImporter(ctx context.Context, tx *Tx) (*importer, error) {
 }
 
 func (imp *importer) close() {
-	for _, s := range []*sql.Stmt{imp.insertHousehold, imp.householdBySource, imp.lastLine, imp.insertPerson, imp.touch, imp.dropHousehold} {
+	for _, s := range []*sql.Stmt{imp.insertHousehold, imp.householdBySource, imp.lastLine, imp.insertPerson, imp.touch, imp.dropHousehold, imp.insertAuditKey} {
 		if s != nil {
 			s.Close()
 		}
@@ -130,6 +145,7 @@ func (imp *importer) importHousehold(ctx context.Context, h *canasta.Household, 
 	}
 
 	added := 0
+	var members []*canasta.Person
 	for _, m := range h.Members {
 		line++ // a member left out leaves a gap; lines only order members
 		pid := canasta.NewID(canasta.PersonIDPrefix)
@@ -142,7 +158,9 @@ func (imp *importer) importHousehold(ctx context.Context, h *canasta.Household, 
 		}
 		if rowsAffected(r) == 1 {
 			m.ID, m.HouseholdID = pid, id
+			members = append(members, m)
 			added++
+			imp.keys = appendDedupKeys(imp.keys, imp.tx.db, hid, line, m, h.Address)
 		} else {
 			res.PersonsUnchanged++
 		}
@@ -160,12 +178,29 @@ func (imp *importer) importHousehold(ctx context.Context, h *canasta.Household, 
 	case created:
 		h.ID, h.CreatedAt, h.UpdatedAt = id, now, now
 		res.HouseholdsCreated++
+		// A new household has no commitment key yet: make it here rather
+		// than look for one.
+		key := audit.NewKey()
+		if _, err := imp.insertAuditKey.ExecContext(ctx, hid, key); err != nil {
+			return fmt.Errorf("import household: audit key: %w", err)
+		}
+		e := canasta.AuditEntryFor(ctx, canasta.AuditHouseholdCreate, now)
+		e.Objects = map[string]string{"household": id}
+		if e.Commitment, err = audit.Commit(key, h); err != nil {
+			return err
+		}
+		imp.entries = append(imp.entries, e)
 	default:
 		h.ID = id
 		if added > 0 {
 			if _, err := imp.touch.ExecContext(ctx, formatTime(now), hid); err != nil {
 				return fmt.Errorf("import household: touch: %w", err)
 			}
+			e, err := householdEntry(ctx, imp.tx, canasta.AuditHouseholdUpdate, hid, id, members)
+			if err != nil {
+				return err
+			}
+			imp.entries = append(imp.entries, e)
 		}
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/canasta/canasta"
 )
@@ -41,10 +43,14 @@ func (s *PointService) CreatePoint(ctx context.Context, p *canasta.Point) error 
 	if err != nil {
 		return fmt.Errorf("insert point: %w", err)
 	}
+	p.ID, p.CreatedAt = id, tx.now
+	if err := auditPublic(ctx, tx, canasta.AuditPointCreate, map[string]string{"point": strconv.FormatInt(id, 10)}, p); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
+		p.ID, p.CreatedAt = 0, time.Time{}
 		return fmt.Errorf("commit point: %w", err)
 	}
-	p.ID, p.CreatedAt = id, tx.now
 	return nil
 }
 

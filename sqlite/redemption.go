@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/canasta/canasta"
+	"github.com/canasta/canasta/audit"
 )
 
 // RedemptionService is the ledger's redemption path. Redeem commits one
@@ -24,9 +26,11 @@ import (
 //
 // Ledger invariants, each held by the database rather than by this process:
 //
-//	L1 conservation: for every entitlement, redeemed equals the sum of the
-//	   quantities of the redemption items against it, because the debit and
-//	   the items are written in one transaction or not at all.
+//	L1 conservation: for every entitlement, the redeemed column equals the
+//	   sum of the quantities of the redemption items against it plus what
+//	   offline points hold in reserve (package point, O1: granted =
+//	   available + held + redeemed), because every debit is written in one
+//	   transaction with the items or the right that accounts for it.
 //	L2 non-negative: granted - redeemed never drops below zero, because
 //	   each request is checked against the balances as the transaction has
 //	   them, the debit is a conditional UPDATE, and the table CHECKs the
@@ -123,7 +127,7 @@ func (s *RedemptionService) FindRedemptionByRequestID(ctx context.Context, reque
 // of each kind serves a batch of any size.
 type redemptionStmts struct {
 	nextID, findRequests, findPoints, findHouseholds, findGrants *sql.Stmt
-	insertRedemption, insertItem, debit                          *sql.Stmt
+	insertRedemption, insertItem, debit, findAuditKeys           *sql.Stmt
 }
 
 const (
@@ -138,9 +142,10 @@ WHERE e.period = ? AND e.household_hid IN (SELECT value FROM json_each(?))`
 	// One row per statement: a statement that inserts many rows needs a
 	// statement journal, written to a temporary file, to undo a partial
 	// insert; measured, that costs more than the statements it saves.
-	insertRedemptionSQL = `INSERT INTO redemptions (id, request_id, fingerprint, household_hid, point_id, period, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)`
-	insertItemSQL = `INSERT INTO redemption_items (redemption_id, line, program_id, quantity, remaining)
+	insertRedemptionSQL = `INSERT INTO redemptions (id, request_id, fingerprint, household_hid, point_id, period, created_at, audit_index)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	findAuditKeysSQL = `SELECT household_hid, key FROM audit_keys WHERE household_hid IN (SELECT value FROM json_each(?))`
+	insertItemSQL    = `INSERT INTO redemption_items (redemption_id, line, program_id, quantity, remaining)
 VALUES (?, ?, ?, ?, ?)`
 	// L2 in the database: the debit matches only while enough remains,
 	// whatever the batch read before.
@@ -169,6 +174,7 @@ func (s *RedemptionService) statements(ctx context.Context) (*redemptionStmts, e
 		{&st.insertRedemption, insertRedemptionSQL},
 		{&st.insertItem, insertItemSQL},
 		{&st.debit, debitSQL},
+		{&st.findAuditKeys, findAuditKeysSQL},
 	} {
 		stmt, err := s.db.writer.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -183,7 +189,7 @@ func (s *RedemptionService) statements(ctx context.Context) (*redemptionStmts, e
 
 func (st *redemptionStmts) close() {
 	for _, s := range []*sql.Stmt{st.nextID, st.findRequests, st.findPoints, st.findHouseholds, st.findGrants,
-		st.insertRedemption, st.insertItem, st.debit} {
+		st.insertRedemption, st.insertItem, st.debit, st.findAuditKeys} {
 		if s != nil {
 			s.Close()
 		}
@@ -212,6 +218,12 @@ type redemptionBatch struct {
 	accepted map[string]*acceptedRedemption // by request id
 	order    []*acceptedRedemption
 	debited  []*batchGrant // in the order first debited
+
+	// auditNext is the audit index the next accepted receipt gets: the
+	// batch's receipts are appended to the log in order, in its
+	// transaction, and each receipt names its entry.
+	auditNext int64
+	auditKeys map[int64][]byte // hid → commitment key, for those that have one
 }
 
 type grantKey struct {
@@ -249,12 +261,14 @@ func newRedemptionBatch(ctx context.Context, tx *Tx, prepared *redemptionStmts) 
 			insertRedemption: bind(prepared.insertRedemption),
 			insertItem:       bind(prepared.insertItem),
 			debit:            bind(prepared.debit),
+			findAuditKeys:    bind(prepared.findAuditKeys),
 		},
 		stored:     map[string][]byte{},
 		points:     map[int64]bool{},
 		households: map[string]int64{},
 		grants:     map[grantKey]*batchGrant{},
 		accepted:   map[string]*acceptedRedemption{},
+		auditKeys:  map[int64][]byte{},
 	}
 }
 
@@ -327,6 +341,21 @@ func (b *redemptionBatch) load(reqs []*canasta.RedemptionRequest) error {
 	if err != nil {
 		return fmt.Errorf("find grants: %w", err)
 	}
+	if err := b.tx.QueryRowContext(b.ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves`).Scan(&b.auditNext); err != nil {
+		return fmt.Errorf("audit size: %w", err)
+	}
+	err = b.query(b.stmts.findAuditKeys, []any{hids.text()}, func(rows *sql.Rows) error {
+		var hid int64
+		var key []byte
+		if err := rows.Scan(&hid, &key); err != nil {
+			return err
+		}
+		b.auditKeys[hid] = key
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("find audit keys: %w", err)
+	}
 	return nil
 }
 
@@ -392,8 +421,13 @@ func (b *redemptionBatch) redeem(req *canasta.RedemptionRequest) (*canasta.Redem
 	}
 
 	r := &canasta.Redemption{ID: b.nextID, RequestID: req.RequestID, HouseholdID: req.HouseholdID, PointID: req.PointID,
-		Period: b.period, Items: make([]canasta.RedemptionItem, len(req.Items)), CreatedAt: b.tx.now}
+		Period: b.period, Items: make([]canasta.RedemptionItem, len(req.Items)), CreatedAt: b.tx.now,
+		Audit: &canasta.AuditRef{Index: b.auditNext}}
+	if b.tx.db.unauditedRedemptions {
+		r.Audit = nil
+	}
 	b.nextID++
+	b.auditNext++
 	for i, it := range req.Items {
 		g := grants[i]
 		if g.debit == 0 {
@@ -416,6 +450,10 @@ func errRequestIDReused(id string) error {
 func copyRedemption(r *canasta.Redemption) *canasta.Redemption {
 	c := *r
 	c.Items = append([]canasta.RedemptionItem(nil), r.Items...)
+	if r.Audit != nil {
+		a := *r.Audit
+		c.Audit = &a
+	}
 	return &c
 }
 
@@ -429,7 +467,7 @@ func (b *redemptionBatch) write() error {
 	for _, a := range b.order {
 		r := a.receipt
 		if _, err := b.stmts.insertRedemption.ExecContext(b.ctx, r.ID, r.RequestID, a.fingerprint, a.hid, r.PointID,
-			string(r.Period), formatTime(r.CreatedAt)); err != nil {
+			string(r.Period), formatTime(r.CreatedAt), auditIndex(r)); err != nil {
 			return fmt.Errorf("insert redemption %s: %w", r.RequestID, err)
 		}
 		for i, it := range r.Items {
@@ -447,7 +485,52 @@ func (b *redemptionBatch) write() error {
 			return fmt.Errorf("debit program %d of household %d: the balance changed under the batch", g.key.program, g.key.hid)
 		}
 	}
+	return b.appendAudit()
+}
+
+// appendAudit appends the accepted receipts to the audit log, in the
+// order that gave them their indexes, committing to each receipt's
+// details under its household's key.
+func (b *redemptionBatch) appendAudit() error {
+	if b.tx.db.unauditedRedemptions {
+		return nil
+	}
+	entries := make([]*canasta.AuditEntry, len(b.order))
+	for i, a := range b.order {
+		r := a.receipt
+		key, ok := b.auditKeys[a.hid]
+		if !ok {
+			var err error
+			if key, err = householdAuditKey(b.ctx, b.tx, a.hid); err != nil {
+				return err
+			}
+			b.auditKeys[a.hid] = key
+		}
+		e := canasta.AuditEntryFor(b.ctx, canasta.AuditRedemption, b.tx.now)
+		e.Objects = map[string]string{"household": r.HouseholdID, "request_id": r.RequestID, "point": strconv.FormatInt(r.PointID, 10)}
+		c, err := audit.Commit(key, redemptionDetails{r.Period, r.Items, r.CreatedAt})
+		if err != nil {
+			return err
+		}
+		e.Commitment = c
+		entries[i] = e
+	}
+	if err := appendAudit(b.ctx, b.tx, entries...); err != nil {
+		return err
+	}
+	for i, e := range entries {
+		if e.Index != b.order[i].receipt.Audit.Index {
+			return fmt.Errorf("audit entry of %s is %d, its receipt says %d", b.order[i].receipt.RequestID, e.Index, b.order[i].receipt.Audit.Index)
+		}
+	}
 	return nil
+}
+
+// redemptionDetails are what a redemption's audit commitment covers.
+type redemptionDetails struct {
+	Period    canasta.Period           `json:"period"`
+	Items     []canasta.RedemptionItem `json:"items"`
+	CreatedAt time.Time                `json:"created_at"`
 }
 
 // jsonArray builds a JSON array of numbers and strings, for a statement
@@ -503,16 +586,20 @@ func findRedemption(ctx context.Context, tx *Tx, requestID string) (*canasta.Red
 		r                 = canasta.Redemption{RequestID: requestID}
 		fingerprint       []byte
 		period, createdAt string
+		auditIndex        sql.NullInt64
 	)
-	err := tx.QueryRowContext(ctx, `SELECT r.id, r.fingerprint, h.id, r.point_id, r.period, r.created_at
+	err := tx.QueryRowContext(ctx, `SELECT r.id, r.fingerprint, h.id, r.point_id, r.period, r.created_at, r.audit_index
 FROM redemptions r JOIN households h ON h.hid = r.household_hid
-WHERE r.request_id = ?`, requestID).Scan(&r.ID, &fingerprint, &r.HouseholdID, &r.PointID, &period, &createdAt)
+WHERE r.request_id = ?`, requestID).Scan(&r.ID, &fingerprint, &r.HouseholdID, &r.PointID, &period, &createdAt, &auditIndex)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, canasta.Errorf(canasta.ENOTFOUND, "No redemption has request id %q.", requestID)
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("find redemption %s: %w", requestID, err)
 	}
 	r.Period = canasta.Period(period)
+	if auditIndex.Valid {
+		r.Audit = &canasta.AuditRef{Index: auditIndex.Int64}
+	}
 	if r.CreatedAt, err = parseTime(createdAt); err != nil {
 		return nil, nil, err
 	}
@@ -534,4 +621,12 @@ WHERE redemption_id = ? ORDER BY line`, r.ID)
 		return nil, nil, fmt.Errorf("find redemption %s items: %w", requestID, err)
 	}
 	return &r, fingerprint, nil
+}
+
+// auditIndex is the receipt's audit index as stored: NULL without one.
+func auditIndex(r *canasta.Redemption) any {
+	if r.Audit == nil {
+		return nil
+	}
+	return r.Audit.Index
 }

@@ -15,6 +15,7 @@ func openStore(tb testing.TB, path string, env storetest.Env) *storetest.Store {
 	tb.Helper()
 	db := sqlite.NewDB(path)
 	db.Now, db.Rules, db.Logger = env.Now, env.Rules, env.Logger
+	db.Dedup = env.Dedup
 	if err := db.Open(); err != nil {
 		tb.Fatalf("open: %v", err)
 	}
@@ -33,7 +34,16 @@ func openStore(tb testing.TB, path string, env storetest.Env) *storetest.Store {
 		Redemptions:  sqlite.NewRedemptionService(db),
 		Tokens:       sqlite.NewTokenService(db),
 		AccessLog:    sqlite.NewAccessLogService(db),
+		Users:        sqlite.NewUserService(db),
 		Cards:        sqlite.NewCardStore(db),
+		Rights:       sqlite.NewRightsService(db),
+		DryRuns:      sqlite.NewDryRunService(db),
+		Reports:      sqlite.NewReportService(db),
+		Audit:        sqlite.NewAuditStore(db),
+		Corrections:  sqlite.NewCorrectionService(db),
+		Portal:       sqlite.NewPortalStore(db),
+		Grievances:   sqlite.NewGrievanceService(db),
+		Dedup:        storetest.DedupStores{Cases: sqlite.NewDedupService(db), Persons: sqlite.NewPersonRecordService(db)},
 		Reopen:       func(tb testing.TB) *storetest.Store { return openStore(tb, path, env) },
 	}
 }

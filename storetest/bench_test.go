@@ -80,6 +80,12 @@ func openSQLite(tb testing.TB, env storetest.Env) *storetest.Store {
 		Tokens:       sqlite.NewTokenService(db),
 		AccessLog:    sqlite.NewAccessLogService(db),
 		Cards:        sqlite.NewCardStore(db),
+		DryRuns:      sqlite.NewDryRunService(db),
+		Reports:      sqlite.NewReportService(db),
+		Audit:        sqlite.NewAuditStore(db),
+		Corrections:  sqlite.NewCorrectionService(db),
+		Portal:       sqlite.NewPortalStore(db),
+		Grievances:   sqlite.NewGrievanceService(db),
 	}
 }
 
@@ -102,5 +108,11 @@ func openPostgres(tb testing.TB, env storetest.Env) *storetest.Store {
 		Tokens:       postgres.NewTokenService(db),
 		AccessLog:    postgres.NewAccessLogService(db),
 		Cards:        postgres.NewCardStore(db),
+		DryRuns:      postgres.NewDryRunService(db),
+		Reports:      postgres.NewReportService(db),
+		Audit:        postgres.NewAuditStore(db),
+		Corrections:  postgres.NewCorrectionService(db),
+		Portal:       postgres.NewPortalStore(db),
+		Grievances:   postgres.NewGrievanceService(db),
 	}
 }

@@ -124,3 +124,67 @@ func testPoints(t *testing.T, opener Opener) {
 	_, err = st.Points.FindPointByID(ctx, 999)
 	wantCode(t, err, canasta.ENOTFOUND)
 }
+
+// testProgramReplacement checks that publishing a changed rule retires the
+// program it replaces: both stay published, the next cycle grants only
+// from the new one, and a program can be replaced once.
+func testProgramReplacement(t *testing.T, opener Opener) {
+	st := open(t, opener)
+	ctx := context.Background()
+	h := mustCreateHousehold(t, st.Store, NewHousehold(1, 2))
+	old := mustCreateProgram(t, st.Store, "Rice", "rice", canasta.UnitGram, "true", "1000")
+	if _, err := st.Cycles.RunCycle(ctx, Period, nil); err != nil {
+		t.Fatal(err)
+	}
+	next := &canasta.Program{Name: "Rice", Commodity: old.Commodity, Eligibility: "true", Quantity: "2000",
+		Period: canasta.PeriodMonthly, Replaces: old.ID}
+	if err := st.Programs.CreateProgram(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	again := *next
+	again.ID = 0
+	wantCode(t, st.Programs.CreateProgram(ctx, &again), canasta.ECONFLICT)
+	unknown := *next
+	unknown.ID, unknown.Replaces = 0, 9999
+	wantCode(t, st.Programs.CreateProgram(ctx, &unknown), canasta.ECONFLICT)
+
+	got, err := st.Programs.FindProgramByID(ctx, old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Active() || got.ReplacedBy != next.ID || got.RetiredAt == nil {
+		t.Fatalf("replaced program %+v", got)
+	}
+	if got, _ := st.Programs.FindProgramByID(ctx, next.ID); got.Replaces != old.ID || !got.Active() {
+		t.Fatalf("replacing program %+v", got)
+	}
+	all, err := st.Programs.FindPrograms(ctx)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("published programs %d (%v), want both", len(all), err)
+	}
+
+	// The period already granted keeps its grant; the next grants anew.
+	nextPeriod := canasta.PeriodOf(Period.Start().AddDate(0, 1, 0))
+	if _, err := st.Cycles.RunCycle(ctx, nextPeriod, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		period canasta.Period
+		want   map[int64]int64
+	}{
+		{Period, map[int64]int64{old.ID: 1000}},
+		{nextPeriod, map[int64]int64{next.ID: 2000}},
+	} {
+		es, err := st.Entitlements.FindEntitlements(ctx, h.ID, c.period)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[int64]int64{}
+		for _, e := range es {
+			got[e.ProgramID] = e.Granted
+		}
+		if len(got) != len(c.want) || got[old.ID] != c.want[old.ID] || got[next.ID] != c.want[next.ID] {
+			t.Fatalf("%s grants %v, want %v", c.period, got, c.want)
+		}
+	}
+}

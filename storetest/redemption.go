@@ -73,9 +73,14 @@ func testRedeem(t *testing.T, opener Opener) {
 	}
 	want := &canasta.Redemption{ID: first.ID, RequestID: "r1", HouseholdID: l.household.ID, PointID: l.point.ID, Period: Period,
 		Items:     []canasta.RedemptionItem{{ProgramID: l.rice.ID, Quantity: 1500, Remaining: 500}, {ProgramID: l.oil.ID, Quantity: 200, Remaining: 300}},
-		CreatedAt: Now}
+		CreatedAt: Now, Audit: first.Audit}
 	if replay || first.ID == 0 || !reflect.DeepEqual(first, want) {
 		t.Fatalf("receipt %+v (replay %v), want %+v", first, replay, want)
+	}
+	// The receipt names its audit entry, which was appended with it.
+	if entries := auditLeaves(t, l.Store); first.Audit == nil || first.Audit.Index >= int64(len(entries)) ||
+		entries[first.Audit.Index].Type != canasta.AuditRedemption || entries[first.Audit.Index].Objects["request_id"] != "r1" {
+		t.Fatalf("receipt's audit reference %+v does not name its redemption entry", first.Audit)
 	}
 	if got := l.balances(t, l.Store); got[l.rice.ID] != 500 || got[l.oil.ID] != 300 {
 		t.Fatalf("balances %v after redeeming, want rice 500 and oil 300", got)
@@ -315,5 +320,253 @@ func testRedeemConcurrentItemOrder(t *testing.T, opener Opener) {
 	wg.Wait()
 	if got := l.balances(t, l.Store); got[l.rice.ID] != 2000-workers*requests || got[l.oil.ID] != 500-workers*requests {
 		t.Fatalf("balances %v, want rice %d and oil %d", got, 2000-workers*requests, 500-workers*requests)
+	}
+}
+
+// batcher returns the store's group-commit path; every store has one.
+func batcher(tb testing.TB, s canasta.RedemptionService) canasta.RedemptionBatcher {
+	tb.Helper()
+	b, ok := s.(canasta.RedemptionBatcher)
+	if !ok {
+		tb.Fatalf("%T cannot commit redemptions in batches", s)
+	}
+	return b
+}
+
+// testRedeemBatch sends one batch in which each request is decided against
+// what the requests before it left: the household has 2000 g of rice and
+// 500 ml of oil.
+func testRedeemBatch(t *testing.T, opener Opener) {
+	l := newLedger(t, opener, ruleSizeTimes1000)
+	s := batcher(t, l.Redemptions)
+	ctx := context.Background()
+	odd := "ünï \"cödé\" \\ \u2028\t€" // must survive however the store passes the batch's ids
+
+	unknownHousehold := l.request("f", item(l.rice, 1))
+	unknownHousehold.HouseholdID = "hh_none"
+	unknownPoint := l.request("g", item(l.rice, 1))
+	unknownPoint.PointID = 999
+	steps := []struct {
+		name   string
+		req    *canasta.RedemptionRequest
+		code   string
+		replay bool
+		left   []int64 // remaining of each item, when accepted
+	}{
+		{"Accepted", l.request("a", item(l.rice, 1400)), "", false, []int64{600}},
+		{"OddRequestID", l.request(odd, item(l.rice, 100)), "", false, []int64{500}},
+		{"OverWhatEarlierLeft", l.request("b", item(l.rice, 501)), canasta.ECONFLICT, false, nil},
+		{"ReplayInBatch", l.request("a", item(l.rice, 1400)), "", true, []int64{600}},
+		{"ReusedForOtherBody", l.request("a", item(l.rice, 1)), canasta.ECONFLICT, false, nil},
+		{"TwoItems", l.request("c", item(l.oil, 200), item(l.rice, 500)), "", false, []int64{300, 0}},
+		{"AllOrNone", l.request("d", item(l.oil, 100), item(l.rice, 1)), canasta.ECONFLICT, false, nil},
+		{"OilUntouchedByRefusal", l.request("e", item(l.oil, 300)), "", false, []int64{0}},
+		{"UnknownHousehold", unknownHousehold, canasta.ENOTFOUND, false, nil},
+		{"UnknownPoint", unknownPoint, canasta.ENOTFOUND, false, nil},
+		{"NoGrant", l.request("h", item(l.other, 1)), canasta.ENOTFOUND, false, nil},
+		{"Malformed", l.request("i", item(l.rice, 0)), canasta.EINVALID, false, nil},
+		{"RefusedIDDecidedAfresh", l.request("b", item(l.rice, 501)), canasta.ECONFLICT, false, nil},
+	}
+	reqs := make([]*canasta.RedemptionRequest, len(steps))
+	for i, st := range steps {
+		reqs[i] = st.req
+	}
+	results, err := s.RedeemBatch(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != len(steps) {
+		t.Fatalf("%d results for %d requests", len(results), len(steps))
+	}
+	var lastID int64
+	for i, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			res := results[i]
+			if code := canasta.ErrorCode(res.Err); code != st.code || res.Replay != st.replay {
+				t.Fatalf("code %q replay %v (err %v), want %q replay %v", code, res.Replay, res.Err, st.code, st.replay)
+			}
+			if st.code != "" {
+				if res.Receipt != nil {
+					t.Fatalf("a refused request has a receipt %+v", *res.Receipt)
+				}
+				return
+			}
+			r := res.Receipt
+			if len(r.Items) != len(st.left) {
+				t.Fatalf("items %+v, want %d", r.Items, len(st.left))
+			}
+			for j, left := range st.left {
+				if r.Items[j].Remaining != left || r.Items[j].Quantity != st.req.Items[j].Quantity || r.Items[j].ProgramID != st.req.Items[j].ProgramID {
+					t.Fatalf("item %d is %+v, want %+v with %d left", j, r.Items[j], st.req.Items[j], left)
+				}
+			}
+			if r.RequestID != st.req.RequestID || r.HouseholdID != l.household.ID || r.PointID != l.point.ID || r.Period != Period || !r.CreatedAt.Equal(Now) {
+				t.Fatalf("receipt %+v", *r)
+			}
+			if !st.replay {
+				if r.ID <= lastID {
+					t.Fatalf("receipt id %d after %d: ids must follow the batch's order", r.ID, lastID)
+				}
+				lastID = r.ID
+			}
+			// L3: what the batch answered is what was committed.
+			stored, err := l.Redemptions.FindRedemptionByRequestID(ctx, st.req.RequestID)
+			if err != nil || !reflect.DeepEqual(stored, r) {
+				t.Fatalf("stored %+v (%v), answered %+v", stored, err, *r)
+			}
+		})
+	}
+	if got := l.balances(t, l.Store); got[l.rice.ID] != 0 || got[l.oil.ID] != 0 {
+		t.Fatalf("balances %v, want rice and oil used up exactly", got)
+	}
+	// Each accepted receipt names its own audit entry, appended in the
+	// batch's transaction; refusals and replays append nothing.
+	entries := auditLeaves(t, l.Store)
+	redemptions := 0
+	for _, e := range entries {
+		if e.Type == canasta.AuditRedemption {
+			redemptions++
+		}
+	}
+	accepted := 0
+	for i, st := range steps {
+		if st.code != "" || st.replay {
+			continue
+		}
+		accepted++
+		a := results[i].Receipt.Audit
+		if a == nil || a.Index >= int64(len(entries)) || entries[a.Index].Type != canasta.AuditRedemption ||
+			entries[a.Index].Objects["request_id"] != st.req.RequestID {
+			t.Fatalf("%s: receipt's audit reference %+v does not name its entry", st.name, a)
+		}
+	}
+	if redemptions != accepted {
+		t.Fatalf("%d redemption entries for %d accepted requests", redemptions, accepted)
+	}
+	for _, id := range []string{"b", "d", "f", "g", "h", "i"} {
+		if _, err := l.Redemptions.FindRedemptionByRequestID(ctx, id); canasta.ErrorCode(err) != canasta.ENOTFOUND {
+			t.Fatalf("refused request %s left a receipt (err %v)", id, err)
+		}
+	}
+
+	t.Run("ReplayOfEarlierBatch", func(t *testing.T) {
+		first, err := l.Redemptions.FindRedemptionByRequestID(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		results, err := s.RedeemBatch(ctx, []*canasta.RedemptionRequest{
+			l.request("a", item(l.rice, 1400)),
+			l.request(odd, item(l.rice, 1)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !results[0].Replay || results[0].Err != nil || !reflect.DeepEqual(results[0].Receipt, first) {
+			t.Fatalf("replay of a: %+v, want %+v", results[0], first)
+		}
+		wantCode(t, results[1].Err, canasta.ECONFLICT)
+	})
+
+	t.Run("AllRefused", func(t *testing.T) {
+		results, err := s.RedeemBatch(ctx, []*canasta.RedemptionRequest{l.request("j", item(l.rice, 1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, results[0].Err, canasta.ECONFLICT)
+	})
+}
+
+// testRedeemBatchConcurrent races batches through two handles, as two
+// servers would, against one grant, with single redemptions among them,
+// and with every request id sent twice, by two different workers. L2: the
+// balance never goes below zero; L4: each request id has at most one
+// effect and one receipt; L1: the grant less the receipts is what remains.
+func testRedeemBatchConcurrent(t *testing.T, opener Opener) {
+	const (
+		workers  = 8
+		batches  = 6
+		perBatch = 8
+		quantity = 7
+		grant    = 1000
+	)
+	l := newLedger(t, opener, fmt.Sprint(grant))
+	services := []canasta.RedemptionService{l.Redemptions, l.Reopen(t).Redemptions}
+
+	var (
+		mu       sync.Mutex
+		receipts = map[string]*canasta.Redemption{}
+		refused  = map[string]bool{}
+		wg       sync.WaitGroup
+	)
+	record := func(id string, r *canasta.Redemption, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch canasta.ErrorCode(err) {
+		case "":
+			// The twin call, or this one, may be the replay: either way
+			// both must carry the same receipt.
+			if prev := receipts[id]; prev != nil && !reflect.DeepEqual(prev, r) {
+				t.Errorf("request %s answered with two receipts: %+v and %+v", id, prev, r)
+			}
+			receipts[id] = r
+		case canasta.ECONFLICT:
+			refused[id] = true
+		default:
+			t.Errorf("redeem %s: %v", id, err)
+		}
+	}
+	for w := range workers {
+		wg.Go(func() {
+			s := services[w%2]
+			for n := range batches {
+				// Workers w and w^1 send the same request ids, through the
+				// two handles, in the opposite order.
+				var reqs []*canasta.RedemptionRequest
+				for i := range perBatch {
+					j := i
+					if w%2 == 1 {
+						j = perBatch - 1 - i
+					}
+					reqs = append(reqs, l.request(fmt.Sprintf("p%d-b%d-r%d", w/2, n, j), item(l.rice, quantity)))
+				}
+				if n%3 == 2 {
+					// A single redemption among the batches.
+					for _, req := range reqs {
+						r, _, err := s.Redeem(context.Background(), req)
+						record(req.RequestID, r, err)
+					}
+					continue
+				}
+				results, err := batcher(t, s).RedeemBatch(context.Background(), reqs)
+				if err != nil {
+					t.Errorf("batch: %v", err)
+					continue
+				}
+				for i, res := range results {
+					record(reqs[i].RequestID, res.Receipt, res.Err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	var redeemed int64
+	for id, r := range receipts {
+		// Both calls carried the same body: once one took effect, the
+		// other is its replay, never a refusal for want of balance.
+		if refused[id] {
+			t.Errorf("request %s was both accepted, as %+v, and refused", id, r)
+		}
+		stored, err := l.Redemptions.FindRedemptionByRequestID(context.Background(), id)
+		if err != nil || !reflect.DeepEqual(stored, r) {
+			t.Fatalf("request %s: stored %+v (%v), answered %+v", id, stored, err, r)
+		}
+		redeemed += r.Items[0].Quantity
+	}
+	if want := grant / quantity; len(receipts) != want {
+		t.Errorf("%d request ids took effect, want %d", len(receipts), want)
+	}
+	if got := l.balances(t, l.Store)[l.rice.ID]; got != grant-redeemed || got < 0 || got >= quantity {
+		t.Fatalf("remaining %d after receipts for %d of %d", got, redeemed, grant)
 	}
 }

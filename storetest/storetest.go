@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/canasta/canasta"
+	"github.com/canasta/canasta/dedup"
 	"github.com/canasta/canasta/rules"
 )
 
@@ -34,6 +35,15 @@ type Store struct {
 	Tokens       canasta.TokenService
 	AccessLog    canasta.AccessLogService
 	Cards        canasta.CardStore
+	Audit        canasta.AuditStore
+	Corrections  canasta.CorrectionService
+	Portal       PortalStores
+	Users        canasta.UserService
+	DryRuns      canasta.DryRunService
+	Reports      canasta.ReportService
+	Rights       RightsStore
+	Grievances   canasta.GrievanceService
+	Dedup        DedupStores
 
 	// Reopen opens a second handle on the same database, with the same
 	// Env, as another server or a CLI command would; it is closed when the
@@ -45,6 +55,7 @@ type Store struct {
 type Env struct {
 	Now    func() time.Time
 	Rules  canasta.RuleEngine
+	Dedup  canasta.DuplicateMatcher
 	Logger *slog.Logger
 }
 
@@ -93,7 +104,7 @@ type fixture struct {
 func open(tb testing.TB, opener Opener) *fixture {
 	tb.Helper()
 	clock := NewClock()
-	st := opener(tb, Env{Now: clock.Now, Rules: rules.NewEngine(), Logger: slog.New(slog.DiscardHandler)})
+	st := opener(tb, Env{Now: clock.Now, Rules: rules.NewEngine(), Dedup: dedup.NewMatcher(), Logger: slog.New(slog.DiscardHandler)})
 	return &fixture{Store: st, clock: clock}
 }
 
@@ -105,26 +116,43 @@ func RunStoreTests(t *testing.T, opener Opener) {
 		test func(t *testing.T, opener Opener)
 	}{
 		{"Attributes", testAttributes},
+		{"AuditLog", testAuditLog},
+		{"AuditCheckpoints", testAuditCheckpoints},
+		{"Corrections", testCorrections},
+		{"PortalStore", testPortalStore},
+		{"HouseholdRedemptions", testHouseholdRedemptions},
 		{"CreateHousehold", testCreateHousehold},
 		{"FindHousehold", testFindHousehold},
 		{"ImportHouseholds", testImportHouseholds},
 		{"Programs", testPrograms},
 		{"Points", testPoints},
+		{"ProgramReplacement", testProgramReplacement},
 		{"RunCycle", testRunCycle},
 		{"RunCycleRuleErrors", testRunCycleRuleErrors},
 		{"RunCycleManyBatches", testRunCycleManyBatches},
 		{"RunCycleEdges", testRunCycleEdges},
 		{"RunCycleConcurrent", testRunCycleConcurrent},
+		{"DryRun", testDryRun},
+		{"DryRunGrants", testDryRunGrants},
+		{"DryRunManyBatches", testDryRunManyBatches},
+		{"Reports", testReports},
 		{"Redeem", testRedeem},
 		{"RedeemConcurrent", testRedeemConcurrent},
 		{"RedeemConcurrentSameRequestID", testRedeemConcurrentSameRequestID},
 		{"RedeemConcurrentItemOrder", testRedeemConcurrentItemOrder},
+		{"RedeemBatch", testRedeemBatch},
+		{"RedeemBatchConcurrent", testRedeemBatchConcurrent},
 		{"Tokens", testTokens},
+		{"Users", testUsers},
 		{"AccessLog", testAccessLog},
+		{"Grievances", testGrievances},
+		{"GrievanceStatuses", testGrievanceStatuses},
 		{"SecondHandle", testSecondHandle},
 		{"SigningKeys", testSigningKeys},
 		{"CardVersions", testCardVersions},
 		{"CardsConcurrentReissue", testCardsConcurrentReissue},
+		{"Rights", testRights},
+		{"Dedup", testDedup},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

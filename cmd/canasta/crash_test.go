@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/canasta/canasta"
+	"github.com/canasta/canasta/audit"
 	"github.com/canasta/canasta/rules"
 	"github.com/canasta/canasta/sqlite"
 )
@@ -82,6 +83,7 @@ type crashHistory struct {
 	bodies   map[string]*canasta.RedemptionRequest
 	attempts map[string][]crashAttempt
 	acked    map[string]*canasta.Redemption
+	created  map[string]int // 201 answers per request id
 	unknown  []string
 	errs     []string
 	// newlyAcked are the ids first acknowledged since the last crash.
@@ -115,7 +117,7 @@ func TestCrash(t *testing.T) {
 	dir := t.TempDir()
 	w := setupCrashWorld(t, dir)
 	h := &crashHistory{bodies: map[string]*canasta.RedemptionRequest{}, attempts: map[string][]crashAttempt{},
-		acked: map[string]*canasta.Redemption{}}
+		acked: map[string]*canasta.Redemption{}, created: map[string]int{}}
 
 	var lastAcked []string
 	for cycle := range cycles {
@@ -335,10 +337,18 @@ func (h *crashHistory) send(ctx context.Context, client *http.Client, url, token
 	h.attempts[req.RequestID] = append(prev, a)
 	switch a.outcome {
 	case "acked":
+		// L4: one request id has at most one effect, answered 201 once,
+		// and every answer is the same receipt. Two clients may send one
+		// id at once, and their answers may arrive in either order, so
+		// the 201 need not be the first answer recorded.
+		if a.status == http.StatusCreated {
+			h.created[req.RequestID]++
+			if h.created[req.RequestID] > 1 {
+				h.errs = append(h.errs, fmt.Sprintf("L4: %s answered 201 %d times", req.RequestID, h.created[req.RequestID]))
+			}
+		}
 		if first, ok := h.acked[req.RequestID]; ok {
-			// L4: a request acknowledged before is a replay, answering the
-			// same receipt.
-			if a.status != http.StatusOK || !sameReceipt(first, a.receipt) {
+			if !sameReceipt(first, a.receipt) {
 				h.errs = append(h.errs, fmt.Sprintf("L4: %s answered %d %+v after being acknowledged as %+v", req.RequestID, a.status, *a.receipt, *first))
 			}
 			return
@@ -397,7 +407,8 @@ func (h *crashHistory) checkServed(t *testing.T, url, token string, ids []string
 
 func sameReceipt(a, b *canasta.Redemption) bool {
 	if a == nil || b == nil || a.ID != b.ID || a.RequestID != b.RequestID || a.HouseholdID != b.HouseholdID ||
-		a.PointID != b.PointID || a.Period != b.Period || !a.CreatedAt.Equal(b.CreatedAt) || len(a.Items) != len(b.Items) {
+		a.PointID != b.PointID || a.Period != b.Period || !a.CreatedAt.Equal(b.CreatedAt) || len(a.Items) != len(b.Items) ||
+		(a.Audit == nil) != (b.Audit == nil) || a.Audit != nil && *a.Audit != *b.Audit {
 		return false
 	}
 	for i := range a.Items {
@@ -499,6 +510,8 @@ ORDER BY r.id, ri.line`)
 		}
 	}
 
+	h.verifyAudit(t, db, stored)
+
 	var acked, refused, unknown, unknownApplied int
 	for _, id := range h.ids {
 		r, inStore := stored[id]
@@ -538,5 +551,64 @@ ORDER BY r.id, ri.line`)
 		len(h.ids), acked, h.unknownApplied, refused, unknown, unknownApplied, len(stored))
 	if acked == 0 || refused == 0 {
 		t.Fatalf("the run acknowledged %d and refused %d requests: too little happened to test anything", acked, refused)
+	}
+}
+
+// verifyAudit checks that a crash between a change and its audit entry
+// cannot be observed: every stored receipt has exactly one redemption
+// entry in the log, the one its row names, every redemption entry has its
+// receipt, and each acknowledged receipt named that same entry.
+func (h *crashHistory) verifyAudit(t *testing.T, db *sql.DB, stored map[string]*canasta.Redemption) {
+	t.Helper()
+	entryOf := map[string]int64{}
+	rows, err := db.Query(`SELECT idx, data FROM audit_leaves ORDER BY idx`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for rows.Next() {
+		var idx int64
+		var leaf []byte
+		if err := rows.Scan(&idx, &leaf); err != nil {
+			t.Fatal(err)
+		}
+		if idx != n {
+			t.Fatalf("audit log has a gap: entry %d follows %d", idx, n-1)
+		}
+		n++
+		e, err := audit.ParseLeaf(leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Type != canasta.AuditRedemption {
+			continue
+		}
+		id := e.Objects["request_id"]
+		if _, dup := entryOf[id]; dup {
+			t.Fatalf("L4: request %s has two audit entries", id)
+		}
+		if _, ok := stored[id]; !ok {
+			t.Fatalf("audit entry %d names request %s, which has no receipt", idx, id)
+		}
+		entryOf[id] = idx
+	}
+	rows.Close()
+	rows, err = db.Query(`SELECT request_id, audit_index FROM redemptions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var idx sql.NullInt64
+		if err := rows.Scan(&id, &idx); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := entryOf[id]; !ok || !idx.Valid || idx.Int64 != got {
+			t.Fatalf("receipt %s names audit entry %v, the log has it at %d (%v)", id, idx, got, ok)
+		}
+		if want, ok := h.acked[id]; ok && (want.Audit == nil || want.Audit.Index != idx.Int64) {
+			t.Fatalf("L3: %s was acknowledged with audit reference %+v, stored with %d", id, want.Audit, idx.Int64)
+		}
 	}
 }

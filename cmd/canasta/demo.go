@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canasta/canasta"
+	"github.com/canasta/canasta/audit"
 	"github.com/canasta/canasta/synth"
 )
 
@@ -75,6 +76,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	logins, err := demoUsers(ctx, st)
+	if err != nil {
+		return err
+	}
 	srv := newServer(st, *addr, stderr)
 	ic, err := srv.CardService.IssueCard(ctx, ids[0])
 	if err != nil {
@@ -83,12 +88,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := srv.Open(); err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	go srv.AuditService.(*audit.Log).Run(ctx, time.Second)
 	fmt.Fprintf(stdout, "Canasta demo is running with %d households (data in %s).\n", *n, dir)
 	fmt.Fprintf(stdout, "URL: %s\n", srv.URL())
 	fmt.Fprintf(stdout, "Admin token: %s\n", secret)
 	fmt.Fprintf(stdout, "Example households: %s %s\n", ids[0], ids[1])
 	fmt.Fprintf(stdout, "Try: curl -H 'Authorization: Bearer %s' '%s/api/v1/households/%s/entitlements'\n", secret, srv.URL(), ids[0])
 	fmt.Fprintf(stdout, "Example card: %s, printable at %s/api/v1/cards/%s.pdf\n", ic.CardID, srv.URL(), ic.CardID)
+	fmt.Fprintf(stdout, "Person portal: sign in with card %s and PIN %s (POST %s/api/v1/portal/login)\n", ic.CardID, ic.PIN, srv.URL())
+	fmt.Fprintf(stdout, "Audit: %s/api/v1/audit/checkpoint (check it with: canasta audit verify --url %s)\n", srv.URL(), srv.URL())
+	fmt.Fprintf(stdout, "Web: %s/ (staff sign in at %s/login)\n", srv.URL(), srv.URL())
+	fmt.Fprintf(stdout, "Example card code (paste it at %s/point): %s\n", srv.URL(), ic.Code)
+	for _, l := range logins {
+		fmt.Fprintf(stdout, "Web login: %s %s\n", l[0], l[1])
+	}
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "Stopping.")
@@ -122,6 +135,9 @@ func populate(ctx context.Context, st *store, n int, seed int64, stderr io.Write
 	if _, err := computeCycle(ctx, st, canasta.PeriodOf(time.Now()), stderr); err != nil {
 		return nil, err
 	}
+	if err := demoRedemptions(ctx, st, hs); err != nil {
+		return nil, err
+	}
 	var ids []string
 	for _, h := range hs[:2] {
 		found, err := st.households.FindHouseholdBySourceID(ctx, h.SourceID)
@@ -131,4 +147,55 @@ func populate(ctx context.Context, st *store, n int, seed int64, stderr io.Write
 		ids = append(ids, found.ID)
 	}
 	return ids, nil
+}
+
+// demoUsers creates one staff account per role, named after it, with a
+// generated password, and returns the username and password pairs.
+func demoUsers(ctx context.Context, st *store) ([][2]string, error) {
+	var logins [][2]string
+	for _, role := range canasta.Roles {
+		password := newPassword()
+		if _, err := st.users.CreateUser(ctx, string(role), role, password); err != nil {
+			return nil, fmt.Errorf("create demo user %s: %w", role, err)
+		}
+		logins = append(logins, [2]string{string(role), password})
+	}
+	return logins, nil
+}
+
+// demoRedemptions redeems half of the first grant of every tenth
+// household, so the auditors' reports have data: mostly at a point of the
+// household's own region, one in eight elsewhere.
+func demoRedemptions(ctx context.Context, st *store, hs []*canasta.Household) error {
+	points, err := st.points.FindPoints(ctx)
+	if err != nil || len(points) == 0 {
+		return err
+	}
+	period := canasta.PeriodOf(time.Now())
+	for n, i := 0, 0; i < len(hs); i += 10 {
+		if hs[i].ID == "" {
+			continue
+		}
+		ents, err := st.entitlements.FindEntitlements(ctx, hs[i].ID, period)
+		if err != nil {
+			return fmt.Errorf("demo redemptions: %w", err)
+		}
+		if len(ents) == 0 || ents[0].Remaining < 2 {
+			continue
+		}
+		n++
+		point := points[n%len(points)]
+		for j := range points {
+			if p := points[(n+j)%len(points)]; p.Region == hs[i].Address.Region && n%8 != 0 {
+				point = p
+				break
+			}
+		}
+		req := &canasta.RedemptionRequest{RequestID: fmt.Sprintf("demo-%d", i), PointID: point.ID, HouseholdID: hs[i].ID,
+			Items: []canasta.RedemptionItem{{ProgramID: ents[0].ProgramID, Quantity: ents[0].Remaining / 2}}}
+		if _, _, err := st.redemptions.Redeem(ctx, req); err != nil {
+			return fmt.Errorf("demo redemption: %w", err)
+		}
+	}
+	return nil
 }

@@ -23,12 +23,16 @@ Commands:
   demo                      start a populated instance on a throwaway data directory
   serve                     serve the API from a store (--data DIR or --db URL)
   token create|revoke|list  manage staff bearer tokens
+  user create|disable|list  manage staff accounts of the web application
   import FILE.csv           bulk-import a registry CSV file
   cycle run                 compute entitlements for a period
   synth                     write a synthetic registry CSV file
+  dedup                     find likely duplicate persons (--out pairs.csv)
   keys rotate|retire|list   manage the card-signing keys
   card verify|decode        verify a card code offline; read a QR picture
+  audit verify              audit the transparent log of a server (--url) or a store
   bench redeem              measure redemption throughput and latency
+  point                     run an offline point agent (--server URL --data DIR --enroll TOKEN)
 
 Run 'canasta <command> -h' for a command's flags.
 `
@@ -67,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args, stdout, stderr)
 	case "token":
 		return runToken(ctx, args, stdout, stderr)
+	case "user":
+		return runUser(ctx, args, stdout, stderr)
 	case "import":
 		return runImport(ctx, args, stdout, stderr)
 	case "cycle":
@@ -77,8 +83,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCard(ctx, args, stdout, stderr)
 	case "synth":
 		return runSynth(ctx, args, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args, stdout, stderr)
+	case "point":
+		return runPoint(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, stdout, stderr)
+	case "dedup":
+		return runDedup(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

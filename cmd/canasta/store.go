@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/canasta/canasta"
+	"github.com/canasta/canasta/dedup"
 	"github.com/canasta/canasta/ledger"
 	"github.com/canasta/canasta/postgres"
 	"github.com/canasta/canasta/rules"
@@ -26,7 +27,25 @@ type store struct {
 	redemptions  canasta.RedemptionService
 	tokens       canasta.TokenService
 	accessLog    canasta.AccessLogService
+	persons      canasta.PersonRecordService // the batch duplicate search reads these
+	grievances   canasta.GrievanceService
 	cards        canasta.CardStore
+	dryRuns      canasta.DryRunService
+	reports      canasta.ReportService
+	users        canasta.UserService
+	audit        canasta.AuditStore
+	corrections  canasta.CorrectionService
+	dedup        canasta.DedupService
+	portal       interface {
+		canasta.PortalStore
+		canasta.HouseholdRecords
+	}
+	// rights serves offline points: devices, rights and sync.
+	rights interface {
+		canasta.DeviceService
+		canasta.RightsService
+		canasta.HomePointService
+	}
 	// redemptionStore is the store's own redemption path under the
 	// group-commit engine that serves redemptions; nil if it cannot batch.
 	redemptionStore ledger.Store
@@ -82,6 +101,7 @@ func openSQLite(dir string) (*store, error) {
 	}
 	db := sqlite.NewDB(filepath.Join(dir, "canasta.db"))
 	db.Rules = rules.NewEngine()
+	db.Dedup = dedup.NewMatcher()
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("open %s: %w", db.Path, err)
 	}
@@ -98,7 +118,17 @@ func openSQLite(dir string) (*store, error) {
 		redemptions:  engine,
 		tokens:       sqlite.NewTokenService(db),
 		accessLog:    sqlite.NewAccessLogService(db),
+		persons:      sqlite.NewPersonRecordService(db),
+		grievances:   sqlite.NewGrievanceService(db),
 		cards:        sqlite.NewCardStore(db),
+		dryRuns:      sqlite.NewDryRunService(db),
+		reports:      sqlite.NewReportService(db),
+		users:        sqlite.NewUserService(db),
+		audit:        sqlite.NewAuditStore(db),
+		corrections:  sqlite.NewCorrectionService(db),
+		dedup:        sqlite.NewDedupService(db),
+		portal:       sqlite.NewPortalStore(db),
+		rights:       sqlite.NewRightsService(db),
 
 		redemptionStore: redemptions,
 	}, nil
@@ -113,20 +143,35 @@ func openPostgres(url string) (*store, error) {
 	}
 	db := postgres.NewDB(url)
 	db.Rules = rules.NewEngine()
+	db.Dedup = dedup.NewMatcher()
 	if err := db.Open(); err != nil {
 		return nil, err
 	}
+	redemptions := postgres.NewRedemptionService(db)
+	engine := ledger.NewEngine(redemptions, ledger.Config{})
 	return &store{
-		close:        db.Close,
+		close:        func() error { engine.Close(); return db.Close() },
 		households:   postgres.NewHouseholdService(db),
 		attributes:   postgres.NewAttributeService(db),
 		programs:     postgres.NewProgramService(db),
 		points:       postgres.NewPointService(db),
 		cycles:       postgres.NewCycleService(db),
 		entitlements: postgres.NewEntitlementService(db),
-		redemptions:  postgres.NewRedemptionService(db),
+		redemptions:  engine,
 		tokens:       postgres.NewTokenService(db),
 		accessLog:    postgres.NewAccessLogService(db),
+		persons:      postgres.NewPersonRecordService(db),
+		grievances:   postgres.NewGrievanceService(db),
 		cards:        postgres.NewCardStore(db),
+		dryRuns:      postgres.NewDryRunService(db),
+		reports:      postgres.NewReportService(db),
+		users:        postgres.NewUserService(db),
+		audit:        postgres.NewAuditStore(db),
+		corrections:  postgres.NewCorrectionService(db),
+		dedup:        postgres.NewDedupService(db),
+		portal:       postgres.NewPortalStore(db),
+		rights:       postgres.NewRightsService(db),
+
+		redemptionStore: redemptions,
 	}, nil
 }
