@@ -643,13 +643,35 @@ func insertDedupKeyRows(ctx context.Context, tx *Tx, keys []dedupKey) error {
 	slices.SortFunc(keys, func(a, b dedupKey) int {
 		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.hid, b.hid), cmp.Compare(a.line, b.line))
 	})
-	stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO dedup_keys (key, household_hid, line) VALUES (?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("index persons: %w", err)
+	// Many rows per statement: an import inserts about eleven keys per
+	// person, and one statement per row measured a third of its time.
+	const rows = 256
+	insert := func(n int) string {
+		return `INSERT OR IGNORE INTO dedup_keys (key, household_hid, line) VALUES (?, ?, ?)` + strings.Repeat(`, (?, ?, ?)`, n-1)
 	}
-	defer stmt.Close()
-	for _, k := range keys {
-		if _, err := stmt.ExecContext(ctx, k.key, k.hid, k.line); err != nil {
+	var full *sql.Stmt
+	if len(keys) >= rows {
+		var err error
+		if full, err = tx.PrepareContext(ctx, insert(rows)); err != nil {
+			return fmt.Errorf("index persons: %w", err)
+		}
+		defer full.Close()
+	}
+	args := make([]any, 0, 3*rows)
+	for len(keys) > 0 {
+		chunk := keys[:min(rows, len(keys))]
+		keys = keys[len(chunk):]
+		args = args[:0]
+		for _, k := range chunk {
+			args = append(args, k.key, k.hid, k.line)
+		}
+		var err error
+		if len(chunk) == rows {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, insert(len(chunk)), args...)
+		}
+		if err != nil {
 			return fmt.Errorf("index persons: %w", err)
 		}
 	}
