@@ -30,13 +30,29 @@ func appendAudit(ctx context.Context, tx *Tx, entries ...*canasta.AuditEntry) er
 	if len(entries) == 0 {
 		return nil
 	}
-	st := tx.db.audit
-	size, readHashes := tx.StmtContext(ctx, st.size), tx.StmtContext(ctx, st.readHashes)
-	insertLeaf, insertHash := tx.StmtContext(ctx, st.insertLeaf), tx.StmtContext(ctx, st.insertHash)
-	var n int64
-	if err := size.QueryRowContext(ctx).Scan(&n); err != nil {
-		return fmt.Errorf("audit size: %w", err)
+	n, err := auditSize(ctx, tx)
+	if err != nil {
+		return err
 	}
+	return appendAuditAt(ctx, tx, n, entries)
+}
+
+// auditSize is the log's size as tx sees it.
+func auditSize(ctx context.Context, tx *Tx) (int64, error) {
+	var n int64
+	if err := tx.StmtContext(ctx, tx.db.audit.size).QueryRowContext(ctx).Scan(&n); err != nil {
+		return 0, fmt.Errorf("audit size: %w", err)
+	}
+	return n, nil
+}
+
+// appendAuditAt appends entries to a log of n entries, which the caller
+// read in tx: a redemption batch reads it first, to give each receipt its
+// entry's index.
+func appendAuditAt(ctx context.Context, tx *Tx, n int64, entries []*canasta.AuditEntry) error {
+	st := tx.db.audit
+	readHashes := tx.StmtContext(ctx, st.readHashes)
+	insertLeaf, insertHash := tx.StmtContext(ctx, st.insertLeaf), tx.StmtContext(ctx, st.insertHash)
 	leaves := make([][]byte, len(entries))
 	for i, e := range entries {
 		e.Index = n + int64(i)

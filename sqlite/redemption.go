@@ -219,11 +219,13 @@ type redemptionBatch struct {
 	order    []*acceptedRedemption
 	debited  []*batchGrant // in the order first debited
 
-	// auditNext is the audit index the next accepted receipt gets: the
-	// batch's receipts are appended to the log in order, in its
-	// transaction, and each receipt names its entry.
-	auditNext int64
-	auditKeys map[int64][]byte // hid → commitment key, for those that have one
+	// auditFirst is the log's size when the batch began and auditNext the
+	// index the next accepted receipt gets: the batch's receipts are
+	// appended to the log in order, in its transaction, and each receipt
+	// names its entry.
+	auditFirst, auditNext int64
+	// auditKeys are the commitment keys of the batch's households, by hid.
+	auditKeys map[int64][]byte
 }
 
 type grantKey struct {
@@ -341,9 +343,10 @@ func (b *redemptionBatch) load(reqs []*canasta.RedemptionRequest) error {
 	if err != nil {
 		return fmt.Errorf("find grants: %w", err)
 	}
-	if err := b.tx.QueryRowContext(b.ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves`).Scan(&b.auditNext); err != nil {
-		return fmt.Errorf("audit size: %w", err)
+	if b.auditFirst, err = auditSize(b.ctx, b.tx); err != nil {
+		return err
 	}
+	b.auditNext = b.auditFirst
 	err = b.query(b.stmts.findAuditKeys, []any{hids.text()}, func(rows *sql.Rows) error {
 		var hid int64
 		var key []byte
@@ -515,15 +518,7 @@ func (b *redemptionBatch) appendAudit() error {
 		e.Commitment = c
 		entries[i] = e
 	}
-	if err := appendAudit(b.ctx, b.tx, entries...); err != nil {
-		return err
-	}
-	for i, e := range entries {
-		if e.Index != b.order[i].receipt.Audit.Index {
-			return fmt.Errorf("audit entry of %s is %d, its receipt says %d", b.order[i].receipt.RequestID, e.Index, b.order[i].receipt.Audit.Index)
-		}
-	}
-	return nil
+	return appendAuditAt(b.ctx, b.tx, b.auditFirst, entries)
 }
 
 // redemptionDetails are what a redemption's audit commitment covers.
