@@ -10,6 +10,7 @@
 package audit
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,6 +18,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/canasta/canasta"
 	"golang.org/x/mod/sumdb/tlog"
@@ -124,4 +127,26 @@ func Digest(content any) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// redemptionDetails are what a redemption's commitment covers: what was
+// handed out, from which period's grants, when.
+type redemptionDetails struct {
+	Period    canasta.Period           `json:"period"`
+	Items     []canasta.RedemptionItem `json:"items"`
+	CreatedAt time.Time                `json:"created_at"`
+}
+
+// RedemptionEntry is the log entry of a receipt, online or posted from an
+// offline point: its ids in the clear, what was handed out committed under
+// the household's key.
+func RedemptionEntry(ctx context.Context, now time.Time, key []byte, r *canasta.Redemption) (*canasta.AuditEntry, error) {
+	e := canasta.AuditEntryFor(ctx, canasta.AuditRedemption, now)
+	e.Objects = map[string]string{"household": r.HouseholdID, "request_id": r.RequestID, "point": strconv.FormatInt(r.PointID, 10)}
+	c, err := Commit(key, redemptionDetails{r.Period, r.Items, r.CreatedAt})
+	if err != nil {
+		return nil, err
+	}
+	e.Commitment = c
+	return e, nil
 }

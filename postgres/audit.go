@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/canasta/canasta"
 	"github.com/canasta/canasta/audit"
@@ -282,13 +280,6 @@ func (s *AuditStore) LatestAuditCheckpoint(ctx context.Context) (_ int64, _ []by
 	return size, note, nil
 }
 
-// redemptionDetails are what a redemption's audit commitment covers.
-type redemptionDetails struct {
-	Period    canasta.Period           `json:"period"`
-	Items     []canasta.RedemptionItem `json:"items"`
-	CreatedAt time.Time                `json:"created_at"`
-}
-
 // auditRedemptions appends one entry per receipt, in order, as the last
 // step of the transaction that stored them, records each entry's index
 // on its receipt row and sets r.Audit. hids[i] is the row id of rs[i]'s
@@ -308,13 +299,10 @@ func auditRedemptions(ctx context.Context, tx *Tx, rs []*canasta.Redemption, hid
 			}
 			keys[hids[i]] = key
 		}
-		e := canasta.AuditEntryFor(ctx, canasta.AuditRedemption, tx.now)
-		e.Objects = map[string]string{"household": r.HouseholdID, "request_id": r.RequestID, "point": strconv.FormatInt(r.PointID, 10)}
-		c, err := audit.Commit(key, redemptionDetails{r.Period, r.Items, r.CreatedAt})
+		e, err := audit.RedemptionEntry(ctx, tx.now, key, r)
 		if err != nil {
 			return err
 		}
-		e.Commitment = c
 		entries[i] = e
 	}
 	if err := appendAudit(ctx, tx, entries...); err != nil {

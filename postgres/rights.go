@@ -891,12 +891,12 @@ VALUES ($1, $2, $3, $4, $5)`, id, i+1, it.ProgramID, it.Quantity, available); er
 	if err != nil {
 		return err
 	}
-	e := canasta.AuditEntryFor(ctx, canasta.AuditRedemption, tx.now)
-	e.Objects = map[string]string{"household": r.HouseholdID, "request_id": OfflineRequestID(d.ID, rc.Seq),
-		"point": strconv.FormatInt(d.PointID, 10), "device": strconv.FormatInt(d.ID, 10)}
-	if e.Commitment, err = audit.Commit(key, redemptionDetails{r.Period, items, tx.now}); err != nil {
+	e, err := audit.RedemptionEntry(ctx, tx.now, key, &canasta.Redemption{RequestID: OfflineRequestID(d.ID, rc.Seq),
+		HouseholdID: r.HouseholdID, PointID: d.PointID, Period: r.Period, Items: items, CreatedAt: tx.now})
+	if err != nil {
 		return err
 	}
+	e.Objects["device"] = strconv.FormatInt(d.ID, 10)
 	tx.audit(e, id)
 	return nil
 }

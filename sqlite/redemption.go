@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/canasta/canasta"
 	"github.com/canasta/canasta/audit"
@@ -509,23 +508,13 @@ func (b *redemptionBatch) appendAudit() error {
 			}
 			b.auditKeys[a.hid] = key
 		}
-		e := canasta.AuditEntryFor(b.ctx, canasta.AuditRedemption, b.tx.now)
-		e.Objects = map[string]string{"household": r.HouseholdID, "request_id": r.RequestID, "point": strconv.FormatInt(r.PointID, 10)}
-		c, err := audit.Commit(key, redemptionDetails{r.Period, r.Items, r.CreatedAt})
+		e, err := audit.RedemptionEntry(b.ctx, b.tx.now, key, r)
 		if err != nil {
 			return err
 		}
-		e.Commitment = c
 		entries[i] = e
 	}
 	return appendAuditAt(b.ctx, b.tx, b.auditFirst, entries)
-}
-
-// redemptionDetails are what a redemption's audit commitment covers.
-type redemptionDetails struct {
-	Period    canasta.Period           `json:"period"`
-	Items     []canasta.RedemptionItem `json:"items"`
-	CreatedAt time.Time                `json:"created_at"`
 }
 
 // jsonArray builds a JSON array of numbers and strings, for a statement
