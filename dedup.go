@@ -2,6 +2,7 @@ package canasta
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -63,6 +64,79 @@ type DuplicateCandidate struct {
 	CaseID int64 `json:"case_id,omitempty"`
 }
 
+// ImportScreening is what screening an import batch found.
+type ImportScreening struct {
+	PersonsScreened int `json:"persons_screened"`
+	// DuplicateCandidates counts the candidates scoring at least
+	// CandidateThreshold, at most MaxCandidates per person.
+	DuplicateCandidates int `json:"duplicate_candidates"`
+	// DedupCasesOpened counts the review cases newly opened; a pair's
+	// existing case is not counted again.
+	DedupCasesOpened int                   `json:"dedup_cases_opened"`
+	Candidates       []*DuplicateCandidate `json:"candidates,omitempty"`
+}
+
+// Add adds the counts and candidates of o to s.
+func (s *ImportScreening) Add(o ImportScreening) {
+	s.PersonsScreened += o.PersonsScreened
+	s.DuplicateCandidates += o.DuplicateCandidates
+	s.DedupCasesOpened += o.DedupCasesOpened
+	s.Candidates = append(s.Candidates, o.Candidates...)
+}
+
+// HouseholdMembers is a household with some of its members.
+type HouseholdMembers struct {
+	Household *Household
+	Members   []*Person
+}
+
+// CreatedMembers groups the members an import batch created by household,
+// in batch order, each household and member once: ImportHouseholds gives
+// ids to the members it creates and to no others, so these are what
+// ScreenImported screens.
+func CreatedMembers(hs []*Household) []*HouseholdMembers {
+	byID := map[string]*HouseholdMembers{}
+	var out []*HouseholdMembers
+	for _, h := range hs {
+		if h == nil || h.ID == "" {
+			continue
+		}
+		for _, m := range h.Members {
+			if m == nil || m.ID == "" {
+				continue
+			}
+			hm := byID[h.ID]
+			if hm == nil {
+				hm = &HouseholdMembers{Household: h}
+				byID[h.ID] = hm
+				out = append(out, hm)
+			}
+			if !slices.Contains(hm.Members, m) {
+				hm.Members = append(hm.Members, m)
+			}
+		}
+	}
+	return out
+}
+
+// DuplicatePair is two persons the batch search found alike. Each is
+// named by source id, or, for a person registered without one, by person
+// id, as the batch search writes them.
+type DuplicatePair struct {
+	A, B  string
+	Score float64 // match probability, 0 to 1
+}
+
+// AuthorizeDedup returns EFORBIDDEN unless the context's actor is a
+// registrar or an admin. A call with no actor is the server's own, such
+// as a command run by whoever administers the installation, and passes.
+func AuthorizeDedup(ctx context.Context) error {
+	if a := ActorFromContext(ctx); a != nil && a.Role != RoleRegistrar && a.Role != RoleAdmin {
+		return Errorf(EFORBIDDEN, "Only registrars and admins may screen or review duplicates.")
+	}
+	return nil
+}
+
 // DedupCaseStatus is where a review case stands.
 type DedupCaseStatus string
 
@@ -119,6 +193,34 @@ type DedupService interface {
 	// and returns the candidates scoring at least CandidateThreshold, best
 	// first per member. Registrars and admins only.
 	ScreenHousehold(ctx context.Context, h *Household) ([]*DuplicateCandidate, error)
+
+	// ScreenImported looks up likely duplicates of the persons an import
+	// batch just created, as ScreenHousehold does for one household, in
+	// one transaction. hs is the batch as ImportHouseholds left it: its
+	// members carry ids only when that import created them, and only they
+	// are screened. A person's candidates are the persons registered
+	// before them, in other households: the members of households
+	// registered earlier, and, for a new member of a household that
+	// existed before the batch, anyone registered before the batch. So a
+	// pair inside one batch is found once, and the person registered
+	// first is the one kept. It opens a review case for each candidate
+	// whose score reaches ReviewThreshold, unless the pair has one already,
+	// either way round, whatever its state: screening the same batch again
+	// opens nothing. It returns the counts and the candidates scoring at
+	// least CandidateThreshold, best first per person. Registrars and
+	// admins only (EFORBIDDEN), or the server itself with no actor in the
+	// context, as the command line.
+	ScreenImported(ctx context.Context, hs []*Household) (ImportScreening, error)
+
+	// OpenDedupCases opens a review case for each pair the batch search
+	// found, in one transaction: callers send a few hundred pairs at a
+	// time. The person registered later (in the household registered
+	// later, or further down the same household) is reviewed and the
+	// earlier one kept. A pair that has a case already, either way round and whatever
+	// its state, is left as it is, so it returns how many cases it newly
+	// opened. ENOTFOUND for an id naming no person. Registrars and admins
+	// only (EFORBIDDEN), or the server itself with no actor in the context.
+	OpenDedupCases(ctx context.Context, pairs []DuplicatePair) (int, error)
 
 	// FindDuplicates looks up, through the stored blocking keys, registered
 	// persons who may be p, best first, at most limit of them with a score

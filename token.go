@@ -42,9 +42,10 @@ type TokenService interface {
 	// secret, which is shown once. EINVALID for an unknown role.
 	CreateToken(ctx context.Context, role Role, name string) (*Token, string, error)
 
-	// Authenticate returns the live token whose secret this is. It reads
-	// the store on every call, so a token created or revoked by another
-	// process counts at once. EUNAUTHORIZED if unknown or revoked.
+	// Authenticate returns the live token whose secret this is. A token
+	// created or revoked by another process counts from the next call that
+	// begins after that process's call returned. EUNAUTHORIZED if unknown
+	// or revoked.
 	Authenticate(ctx context.Context, secret string) (*Token, error)
 
 	// RevokeToken revokes a token. ENOTFOUND if none.

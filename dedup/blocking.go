@@ -35,7 +35,7 @@ func byBirth(a, b *Record) int {
 }
 
 func byGiven(a, b *Record) int {
-	return cmp.Or(cmp.Compare(a.given.join, b.given.join), byBirth(a, b))
+	return cmp.Or(cmp.Compare(a.given.canonJoin, b.given.canonJoin), byBirth(a, b))
 }
 
 // fullBirth is the full birth date as a key, or "" unless it is full.
@@ -43,8 +43,10 @@ func fullBirth(r *Record) string { return r.birthKey }
 
 func initial(s string) string { return s[:min(1, len(s))] }
 
+// byNames sorts by the given names as written out in full, so nicknames
+// sort next to the names they stand for.
 func byNames(a, b *Record) int {
-	return cmp.Or(cmp.Compare(a.given.join, b.given.join), cmp.Compare(a.family.join, b.family.join), byBirth(a, b))
+	return cmp.Or(cmp.Compare(a.given.canonJoin, b.given.canonJoin), cmp.Compare(a.family.join, b.family.join), byBirth(a, b))
 }
 
 func prefix(s string, n int) string { return s[:min(n, len(s))] }
@@ -57,6 +59,17 @@ func bothWays(r *Record, keys []uint64, key func(x, y *namePart) (uint64, bool))
 	}
 	if k, ok := key(&r.family, &r.given); ok {
 		keys = append(keys, k)
+	}
+	return keys
+}
+
+// eachSurname calls key for each word of the surnames: with two
+// surnames, either may be the one left out on another registration.
+func eachSurname(r *Record, keys []uint64, key func(w int) (uint64, bool)) []uint64 {
+	for w := range r.family.words {
+		if k, ok := key(w); ok {
+			keys = append(keys, k)
+		}
 	}
 	return keys
 }
@@ -90,17 +103,28 @@ var blockingKeys = []blockingKey{
 		return one(keys, hash64("ns", g, f), g != "" && f != "")
 	}, byNames},
 	{"name_initial", func(r *Record, keys []uint64) []uint64 {
-		return bothWays(r, keys, func(x, y *namePart) (uint64, bool) {
+		keys = bothWays(r, keys, func(x, y *namePart) (uint64, bool) {
 			return hash64("ni", x.join, initial(y.join)), x.join != ""
 		})
+		// The second of two surnames alone, for a registration with the
+		// first left out; with the second left out the first key serves.
+		if len(r.family.words) > 1 && !r.given.empty() {
+			for _, w := range r.family.words[1:] {
+				keys = append(keys, hash64("ni", w, initial(r.given.join)))
+			}
+		}
+		return keys
 	}, byNames},
 	{"name_year", func(r *Record, keys []uint64) []uint64 {
 		if r.birth.Year == 0 {
 			return keys
 		}
 		y := r.yearKey
-		return bothWays(r, keys, func(x, _ *namePart) (uint64, bool) {
-			return hash64("ny", prefix(x.join, 4), y), x.join != ""
+		if !r.given.empty() {
+			keys = append(keys, hash64("ny", prefix(r.given.join, 4), y))
+		}
+		return eachSurname(r, keys, func(w int) (uint64, bool) {
+			return hash64("ny", prefix(r.family.words[w], 4), y), true
 		})
 	}, byNames},
 	{"sound_birth", func(r *Record, keys []uint64) []uint64 {
@@ -108,20 +132,28 @@ var blockingKeys = []blockingKey{
 		if d == "" {
 			return keys
 		}
-		return bothWays(r, keys, func(x, _ *namePart) (uint64, bool) {
-			return hash64("sb", x.code, d), x.code != ""
+		if r.given.code != "" {
+			keys = append(keys, hash64("sb", r.given.code, d))
+		}
+		return eachSurname(r, keys, func(w int) (uint64, bool) {
+			c := r.family.wordCode(w)
+			return hash64("sb", c, d), c != ""
 		})
 	}, byNames},
-	{"birth_initials", func(r *Record, keys []uint64) []uint64 {
+	// The full birth date with the initial of any one name: few people
+	// share a birthday, so the blocks are small even with one initial.
+	{"birth_initial", func(r *Record, keys []uint64) []uint64 {
 		d := fullBirth(r)
-		g, f := initial(r.given.join), initial(r.family.join)
-		if g > f {
-			g, f = f, g
+		if d == "" {
+			return keys
 		}
-		return one(keys, hash64("bi", d, g, f), d != "")
+		keys = one(keys, hash64("bi", d, initial(r.given.join)), !r.given.empty())
+		return eachSurname(r, keys, func(w int) (uint64, bool) {
+			return hash64("bi", d, initial(r.family.words[w])), initial(r.family.words[w]) != initial(r.given.join)
+		})
 	}, byNames},
 	{"address", func(r *Record, keys []uint64) []uint64 {
-		return one(keys, hash64("ad", r.postcode, r.addrLine), r.addrLine != "")
+		return one(keys, hash64("ad", r.postcodeText, r.addrLine), r.addrLine != "")
 	}, byNames},
 }
 
@@ -143,6 +175,21 @@ func candidatePairs(recs []Record, k blockingKey, out []uint64) []uint64 {
 		}
 	}
 	slices.SortFunc(ks, func(a, b keyed) int { return cmp.Compare(a.key, b.key) })
+	// Room for the most pairs the blocks can give, so out grows once.
+	most := 0
+	for i := 0; i < len(ks); {
+		j := i + 1
+		for j < len(ks) && ks[j].key == ks[i].key {
+			j++
+		}
+		if n := j - i; n > maxBlock {
+			most += n * window
+		} else {
+			most += n * (n - 1) / 2
+		}
+		i = j
+	}
+	out = slices.Grow(out, most)
 	var block []int32
 	for i := 0; i < len(ks); {
 		j := i + 1

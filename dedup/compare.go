@@ -1,6 +1,7 @@
 package dedup
 
 import (
+	"math/bits"
 	"strconv"
 
 	"github.com/canasta/canasta"
@@ -29,9 +30,10 @@ const (
 var fieldNames = [NumFields]string{"given", "family", "birth", "national_id", "address", "sex", "household"}
 
 var levelNames = [NumFields][]string{
-	FieldGiven:      {"missing", "exact", "same or nickname", "sounds alike", "initial or part", "different"},
-	FieldFamily:     {"missing", "exact", "typo or part missing", "sounds alike or one shared", "different"},
-	FieldBirth:      {"unknown", "exact", "same year and month", "same year", "day and month swapped", "year off by one", "one digit of day or month", "different"},
+	FieldGiven:  {"missing", "exact", "same or nickname", "one of two left out", "sounds alike", "initial", "different"},
+	FieldFamily: {"missing", "exact", "typo, reordered or one left out", "sounds alike", "one of two shared", "different"},
+	FieldBirth: {"unknown", "exact", "same year and month", "same year", "day and month swapped", "year off by one",
+		"another day", "another month or year", "different"},
 	FieldNationalID: {"missing", "exact", "one edit", "different"},
 	FieldAddress:    {"missing", "same", "similar", "same postcode and locality", "same postcode or locality", "different"},
 	FieldSex:        {"missing", "same", "different"},
@@ -39,6 +41,23 @@ var levelNames = [NumFields][]string{
 }
 
 func (f Field) String() string { return fieldNames[f] }
+
+// Levels of the name fields, named because the comparison of swapped
+// names and the scorer test them.
+const (
+	givenExact     = 1
+	givenAlike     = 2 // the same names but for a typo or a nickname
+	givenPart      = 3 // one of two given names left out
+	givenSounds    = 4
+	givenInitial   = 5
+	givenDifferent = 6
+
+	familyExact     = 1
+	familyAlike     = 2 // typo, reordered, or one of two surnames left out
+	familySounds    = 3 // each surname sounds like or nearly is one of the other's
+	familyShared    = 4 // one surname shared, another not
+	familyDifferent = 5
+)
 
 // radix is the number of levels of each field including level 0.
 var radix = func() (r [NumFields]int) {
@@ -86,36 +105,88 @@ func Compare(a, b *Record) Levels {
 }
 
 // nameCache remembers the levels of pairs of numbered names: the same
-// common names meet again and again in the candidate pairs, and comparing
-// names is most of the cost of comparing records. One per worker.
+// names meet again and again in the candidate pairs, and comparing names
+// is most of the cost of comparing records. It is direct-mapped, a slot
+// per hash of the pair, so it needs no clearing and costs one probe. One
+// per worker.
 type nameCache struct {
-	given, family map[uint64]uint8
+	// slots hold a key shifted left by 3 and its level in the low bits,
+	// so a probe touches one cache line.
+	slots []uint64
+	shift uint // 64 less the bits of a slot's index
 }
 
-const maxNameCache = 1 << 20
+// maxNameCacheBits bounds the cache: 4M slots, 32 MB.
+const maxNameCacheBits = 22
 
-func newNameCache() *nameCache {
-	return &nameCache{given: map[uint64]uint8{}, family: map[uint64]uint8{}}
+// Kinds of name comparison, kept apart in the cache.
+const (
+	cacheGiven = iota
+	cacheFamily
+	cacheGivenFamily // a's given names as b's surnames, for swapped names
+	cacheFamilyGiven
+	cacheWords // two words of names: see wordRelation
+)
+
+// newNameCache returns a cache sized for a registry of n records: the
+// distinct pairs of names grow with it.
+func newNameCache(n int) *nameCache {
+	size := min(max(bits.Len(uint(n))+2, 12), maxNameCacheBits)
+	return &nameCache{slots: make([]uint64, 1<<size), shift: uint(64 - size)}
 }
 
-func (c *nameCache) level(m map[uint64]uint8, a, b *namePart, cmp func(a, b *namePart) uint8) uint8 {
+func (c *nameCache) level(kind uint64, a, b *namePart, cmp func(a, b *namePart, c *nameCache) uint8) uint8 {
 	if c == nil || a.id == 0 || b.id == 0 {
-		return cmp(a, b)
+		return cmp(a, b, c)
 	}
-	x, y := a.id, b.id
-	if x > y {
+	return c.get(kind, a.id, b.id, kind <= cacheFamily, func() uint8 { return cmp(a, b, c) })
+}
+
+// get returns the cached value, below 8, of kind for ids x and y,
+// computing it on a miss. Ids are below 1<<29: numbers of distinct names
+// and words.
+func (c *nameCache) get(kind uint64, x, y uint32, symmetric bool, compute func() uint8) uint8 {
+	if x > y && symmetric {
 		x, y = y, x
 	}
-	k := uint64(x)<<32 | uint64(y)
-	if l, ok := m[k]; ok {
-		return l
+	k := (kind<<58 | uint64(x)<<29 | uint64(y)) << 3
+	i := (k * 0x9e3779b97f4a7c15) >> c.shift
+	if v := c.slots[i]; v&^7 == k {
+		return uint8(v & 7)
 	}
-	l := cmp(a, b)
-	if len(m) >= maxNameCache {
-		clear(m)
-	}
-	m[k] = l
+	l := compute()
+	c.slots[i] = k | uint64(l)
 	return l
+}
+
+// Bits of the relation of two words of names.
+const (
+	wordsEqual = 1 << iota
+	wordsTypo  // Jaro–Winkler at least 0.9
+	wordsNear  // Jaro–Winkler at least 0.85
+)
+
+// wordRelation relates word i of a to word j of b. Surnames are compared
+// word by word, and each word is one of a few thousand, so the relations
+// of words are cached rather than those of whole surnames, which are
+// nearly as many as the households.
+func wordRelation(a, b *namePart, i, j int, c *nameCache) uint8 {
+	x, y := a.words[i], b.words[j]
+	compute := func() uint8 {
+		switch {
+		case x == y:
+			return wordsEqual | wordsTypo | wordsNear
+		case !JaroWinklerAtLeast(x, y, 0.85):
+			return 0
+		case JaroWinkler(x, y) >= 0.9:
+			return wordsTypo | wordsNear
+		}
+		return wordsNear
+	}
+	if c == nil || i >= len(a.wordIDs) || j >= len(b.wordIDs) {
+		return compute()
+	}
+	return c.get(cacheWords, a.wordIDs[i], b.wordIDs[j], true, compute)
 }
 
 func compare(a, b *Record, c *nameCache) Levels {
@@ -132,12 +203,8 @@ func compare(a, b *Record, c *nameCache) Levels {
 // that agrees poorly, crosswise, since given and family names are often
 // entered in each other's field.
 func compareNames(a, b *Record, c *nameCache) (given, family uint8) {
-	if c != nil {
-		given, family = c.level(c.given, &a.given, &b.given, compareGiven), c.level(c.family, &a.family, &b.family, compareFamily)
-	} else {
-		given, family = compareGiven(&a.given, &b.given), compareFamily(&a.family, &b.family)
-	}
-	if given < 3 && given != 0 || a.given.empty() || b.family.empty() || a.family.empty() || b.given.empty() {
+	given, family = c.level(cacheGiven, &a.given, &b.given, compareGiven), c.level(cacheFamily, &a.family, &b.family, compareFamily)
+	if given <= givenAlike && given != 0 || a.given.empty() || b.family.empty() || a.family.empty() || b.given.empty() {
 		return given, family
 	}
 	// Crosswise agreement is worth computing only if one of the crossed
@@ -145,46 +212,93 @@ func compareNames(a, b *Record, c *nameCache) (given, family uint8) {
 	if a.given.join[0] != b.family.join[0] && a.family.join[0] != b.given.join[0] {
 		return given, family
 	}
-	g2 := compareGiven(&a.given, &b.family)
-	if g2 == 5 {
+	g2 := c.level(cacheGivenFamily, &a.given, &b.family, compareGiven)
+	if g2 == givenDifferent {
 		return given, family
 	}
-	f2 := compareFamily(&a.family, &b.given)
-	if f2 < 4 && int(g2)+int(f2) < int(given)+int(family) {
+	f2 := c.level(cacheFamilyGiven, &a.family, &b.given, compareFamily)
+	if f2 < familyDifferent && int(g2)+int(f2) < int(given)+int(family) {
 		return g2, f2
 	}
 	return given, family
 }
 
-func compareGiven(a, b *namePart) uint8 {
+func compareGiven(a, b *namePart, _ *nameCache) uint8 {
 	switch {
 	case a.empty() || b.empty():
 		return 0
 	case a.join == b.join:
-		return 1
+		return givenExact
 	case len(a.canon) == len(b.canon) && wordsAlike(a.canon, b.canon, 0.9):
-		return 2
-	case a.code == b.code || JaroWinkler(a.join, b.join) >= 0.85:
-		return 3
-	case partOf(a.canon, b.canon) || initialOf(a.words, b.words):
-		return 4
+		return givenAlike
+	case partOf(a.canon, b.canon):
+		return givenPart
+	case soundsAlike(a, b) || len(a.words) == 1 && len(b.words) == 1 && JaroWinklerAtLeast(a.join, b.join, 0.85):
+		return givenSounds
+	case initialOf(a.words, b.words):
+		return givenInitial
 	}
-	return 5
+	return givenDifferent
 }
 
-func compareFamily(a, b *namePart) uint8 {
+// compareFamily compares surnames as sets of words: people with two
+// surnames often have one left out, or the two written in the other
+// order, on another registration.
+func compareFamily(a, b *namePart, c *nameCache) uint8 {
 	switch {
 	case a.empty() || b.empty():
 		return 0
 	case a.join == b.join:
-		return 1
-	case len(a.words) <= len(b.words) && wordsAlike(a.words, b.words, 0.9),
-		len(b.words) < len(a.words) && wordsAlike(b.words, a.words, 0.9):
-		return 2
-	case a.code == b.code || JaroWinkler(a.join, b.join) >= 0.85 || shareWord(a.words, b.words):
-		return 3
+		return familyExact
 	}
-	return 4
+	if len(a.words) > len(b.words) {
+		a, b = b, a
+	}
+	// Each word of the shorter surname close to a different word of the
+	// longer: a typo, another order, or a surname left out.
+	var usedTypo, usedNear uint64
+	subset, sounds, shared := true, true, false
+	for i := range a.words {
+		typo, near := false, false
+		for j := range b.words {
+			rel := wordRelation(a, b, i, j, c)
+			shared = shared || rel&wordsEqual != 0
+			if !typo && j < 64 && usedTypo&(1<<j) == 0 && rel&wordsTypo != 0 {
+				usedTypo |= 1 << j
+				typo = true
+			}
+			code := a.wordCode(i)
+			if !near && j < 64 && usedNear&(1<<j) == 0 && (rel&wordsNear != 0 || code != "" && code == b.wordCode(j)) {
+				usedNear |= 1 << j
+				near = true
+			}
+		}
+		subset = subset && typo
+		sounds = sounds && near
+	}
+	switch {
+	case subset:
+		return familyAlike
+	case sounds:
+		return familySounds
+	case shared:
+		return familyShared
+	}
+	return familyDifferent
+}
+
+// soundsAlike reports whether two given names have as many words, each
+// sounding like the other's or nearly the same, in order.
+func soundsAlike(a, b *namePart) bool {
+	if len(a.canon) != len(b.canon) {
+		return false
+	}
+	for i := range a.canon {
+		if a.codes[i] != b.codes[i] && !JaroWinklerAtLeast(a.canon[i], b.canon[i], 0.85) {
+			return false
+		}
+	}
+	return true
 }
 
 // wordsAlike reports whether every word of short is close to a word of
@@ -192,7 +306,7 @@ func compareFamily(a, b *namePart) uint8 {
 func wordsAlike(short, long []string, min float64) bool {
 	j := 0
 	for _, w := range short {
-		for j < len(long) && JaroWinkler(w, long[j]) < min {
+		for j < len(long) && !JaroWinklerAtLeast(w, long[j], min) {
 			j++
 		}
 		if j == len(long) {
@@ -209,18 +323,7 @@ func partOf(a, b []string) bool {
 	if len(a) > len(b) {
 		a, b = b, a
 	}
-	return len(a) < len(b) && wordsAlike(a, b, 0.95)
-}
-
-func shareWord(a, b []string) bool {
-	for _, x := range a {
-		for _, y := range b {
-			if x == y {
-				return true
-			}
-		}
-	}
-	return false
+	return len(a) < len(b) && wordsAlike(a, b, 0.9)
 }
 
 // initialOf reports whether one side writes the first given name as its
@@ -252,26 +355,35 @@ func compareBirth(a, b canasta.BirthDate) uint8 {
 	if full && a.Year == b.Year && a.Month == b.Day && a.Day == b.Month {
 		return 4
 	}
-	// One part differs, by a slip of one digit or a year.
-	sameYear, sameMonth := a.Year == b.Year, a.Month == b.Month || a.Month == 0 || b.Month == 0
-	sameDay := a.Day == b.Day || a.Day == 0 || b.Day == 0
-	switch {
-	case full && !sameYear && a.Month == b.Month && a.Day == b.Day && nearYear(a.Year, b.Year):
+	if full && a.Year != b.Year && a.Month == b.Month && a.Day == b.Day && nearYear(a.Year, b.Year) {
 		return 5
-	case sameYear && sameMonth && !sameDay && OneEdit(twoDigits(a.Day), twoDigits(b.Day)),
-		sameYear && !sameMonth && sameDay && OneEdit(twoDigits(a.Month), twoDigits(b.Month)):
-		return 6
 	}
-	return 7
+	// One part differs, the others agree: a slip in writing one part. A
+	// day differs far more often between two people born the same month
+	// than a month or a year between two born on the same day, so the
+	// two are told apart.
+	if a.Month != 0 && b.Month != 0 {
+		sameYear, sameMonth := a.Year == b.Year, a.Month == b.Month
+		switch {
+		case full && sameYear && sameMonth:
+			return 6
+		case b2i(!sameYear)+b2i(!sameMonth) == 1 && (!full || a.Day == b.Day):
+			return 7
+		}
+	}
+	return 8
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func nearYear(a, b int) bool {
 	d := a - b
 	return d == 1 || d == -1 || OneEdit(strconv.Itoa(a), strconv.Itoa(b))
-}
-
-func twoDigits(n int) string {
-	return string([]byte{byte('0' + n/10%10), byte('0' + n%10)})
 }
 
 func compareNationalID(a, b string) uint8 {
@@ -290,7 +402,7 @@ func compareNationalID(a, b string) uint8 {
 // postcode describe one place, so counting them as separate evidence
 // would count a shared address three times.
 func compareAddress(a, b *Record) uint8 {
-	line, place := compareLine(a.addr, b.addr), comparePlace(a, b)
+	line, place := compareLine(a.addr, b.addr, a.addrNumber, b.addrNumber), comparePlace(a, b)
 	switch {
 	case line == 0 && place == 0:
 		return 0
@@ -307,10 +419,15 @@ func compareAddress(a, b *Record) uint8 {
 }
 
 // compareLine compares the sets of words of two address lines: 1 for the
-// same words, 2 for half of them, 3 for fewer, 0 if either is missing.
-func compareLine(a, b []uint32) uint8 {
+// same words, 2 for half of them, 3 for fewer or for another house
+// number, 0 if either is missing. Streets are shared by many households;
+// the number is what singles one out.
+func compareLine(a, b []uint32, an, bn uint32) uint8 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
+	}
+	if an != 0 && bn != 0 && an != bn {
+		return 3
 	}
 	common := 0
 	for i, x := range a {
@@ -339,11 +456,11 @@ func compareLine(a, b []uint32) uint8 {
 }
 
 func comparePlace(a, b *Record) uint8 {
-	if a.locality == "" && a.postcode == "" || b.locality == "" && b.postcode == "" {
+	if a.locality == 0 && a.postcode == 0 || b.locality == 0 && b.postcode == 0 {
 		return 0
 	}
-	loc := a.locality != "" && a.locality == b.locality
-	pc := a.postcode != "" && a.postcode == b.postcode
+	loc := a.locality != 0 && a.locality == b.locality
+	pc := a.postcode != 0 && a.postcode == b.postcode
 	switch {
 	case loc && pc:
 		return 1

@@ -44,7 +44,7 @@ func IndexKeys(r *Record) []int64 {
 		keys = append(keys, hash64("bi", d, gi, fi))
 	}
 	if r.addrLine != "" {
-		keys = append(keys, hash64("ad", r.postcode, r.addrLine))
+		keys = append(keys, hash64("ad", r.postcodeText, r.addrLine))
 	}
 	out := make([]int64, 0, len(keys))
 	for _, k := range keys {
@@ -76,7 +76,7 @@ func EnrollmentProbability(m *Model, enrolled, registered *Record, registryPerso
 
 // DefaultModel returns the model used at enrollment until one is fitted
 // on the registry: m and u as estimated by this package's EM on a
-// synthetic registry of 74,000 persons with 5% duplicates, rounded.
+// synthetic registry of 107,000 persons with 5% duplicates, rounded.
 func DefaultModel() *Model {
 	m := *defaultModel
 	for f := range m.M {
@@ -87,22 +87,22 @@ func DefaultModel() *Model {
 }
 
 var defaultModel = &Model{
-	Lambda: 1.7e-6,
+	Lambda: 1.1e-6,
 	M: [NumFields][]float64{
-		FieldGiven:      {0, 0.66, 0.22, 0.10, 0.006, 0.015},
-		FieldFamily:     {0, 0.63, 0.27, 0.07, 0.03},
-		FieldBirth:      {0, 0.54, 0.11, 0.12, 0.03, 0.06, 0.05, 0.04},
-		FieldNationalID: {0, 0.85, 0.14, 0.005},
-		FieldAddress:    {0, 0.42, 0.08, 0.003, 0.008, 0.49},
-		FieldSex:        {0, 0.998, 0.002},
-		FieldHousehold:  {0, 0.3, 0.7},
+		FieldGiven:      {0, 0.70, 0.19, 0.03, 0.057, 0.001, 0.023},
+		FieldFamily:     {0, 0.67, 0.28, 0.038, 0.005, 0.009},
+		FieldBirth:      {0, 0.60, 0.107, 0.12, 0.032, 0.049, 0.064, 0.014, 0.018},
+		FieldNationalID: {0, 0.865, 0.134, 0.001},
+		FieldAddress:    {0, 0.43, 0.074, 0.0012, 0.012, 0.48},
+		FieldSex:        {0, 0.999, 0.001},
+		FieldHousehold:  {0, 0.36, 0.64},
 	},
 	U: [NumFields][]float64{
-		FieldGiven:      {0, 0.01, 0.002, 0.014, 0.004, 0.97},
-		FieldFamily:     {0, 0.0042, 0.0125, 0.029, 0.954},
-		FieldBirth:      {0, 0.00005, 0.00009, 0.0019, 0.00003, 0.00005, 0.0012, 0.9966},
+		FieldGiven:      {0, 0.0026, 0.0014, 0.0096, 0.0021, 0.000005, 0.984},
+		FieldFamily:     {0, 0.00075, 0.0017, 0.0008, 0.010, 0.987},
+		FieldBirth:      {0, 0.000058, 0.00013, 0.002, 0.000017, 0.00036, 0.001, 0.0088, 0.9876},
 		FieldNationalID: {0, 0.00002, 0.00002, 0.99996},
-		FieldAddress:    {0, 0.00004, 0.00017, 0.0002, 0.02, 0.979},
+		FieldAddress:    {0, 0.00006, 0.00003, 0.0002, 0.021, 0.979},
 		FieldSex:        {0, 0.5, 0.5},
 		FieldHousehold:  {0, 0.01, 0.99},
 	},

@@ -108,3 +108,40 @@ func oneDeletion(long, short string) bool {
 	}
 	return long[i+1:] == short[i:]
 }
+
+// JaroWinklerAtLeast reports whether JaroWinkler(a, b) >= min, first
+// ruling out most different names by a bound from the letters they share:
+// most names compared are plainly different, and the bound costs far less
+// than the similarity.
+func JaroWinklerAtLeast(a, b string, min float64) bool {
+	la, lb := len(a), len(b)
+	if la == 0 || lb == 0 {
+		return false
+	}
+	p := 0
+	for p < 4 && p < la && p < lb && a[p] == b[p] {
+		p++
+	}
+	// JW = J + p/10 (1 - J) when J > 0.7, and J otherwise, so JW >= min
+	// needs J >= need.
+	boost := float64(p) / 10
+	need := max(0.7, (min-boost)/(1-boost))
+	// Matching characters are at most the letters the two share, counted
+	// in 32 buckets: merged buckets only raise the count.
+	var count [32]int8
+	for i := 0; i < la; i++ {
+		count[a[i]&31]++
+	}
+	common := 0
+	for i := 0; i < lb; i++ {
+		if c := &count[b[i]&31]; *c > 0 {
+			*c--
+			common++
+		}
+	}
+	m := float64(common)
+	if (m/float64(la)+m/float64(lb)+1)/3 < need {
+		return false
+	}
+	return JaroWinkler(a, b) >= min
+}

@@ -107,25 +107,27 @@ func Link(ctx context.Context, recs []Record, opt Options) (*Result, error) {
 	res.Compared = int64(len(pairs))
 	stage("blocking")
 
+	caches := make([]*nameCache, opt.Workers)
+	for i := range caches {
+		caches[i] = newNameCache(len(recs))
+	}
 	patterns := make([]uint32, len(pairs))
-	if err := compareAll(ctx, recs, pairs, patterns, opt.Workers, progress); err != nil {
+	if err := compareAll(ctx, recs, pairs, patterns, caches, progress); err != nil {
 		return nil, err
 	}
 	stage("comparing")
 	progress("scoring", 0, 3)
 	sc := newScorer(recs)
-	model := fitModel(recs, pairs, patterns, res.Possible, sc, opt)
+	model, err := fitModel(ctx, recs, pairs, patterns, res.Possible, sc, caches, opt)
+	if err != nil {
+		return nil, err
+	}
 	res.Model = model
 	progress("scoring", 2, 3)
 	stage("fitting")
 
-	w := model.weights()
-	for i, pk := range pairs {
-		a, b := int32(pk>>32), int32(uint32(pk))
-		l := levelsOf(patterns[i])
-		if p := sc.probability(w, &l, a, b); p >= opt.Threshold {
-			res.Pairs = append(res.Pairs, Pair{A: a, B: b, Score: p})
-		}
+	for _, p := range scoreAbove(pairs, patterns, sc, model.weights(), opt.Threshold, opt.Workers) {
+		res.Pairs = append(res.Pairs, p.Pair)
 	}
 	res.Pairs = oneToOne(recs, res.Pairs)
 	progress("scoring", 3, 3)
@@ -145,6 +147,8 @@ func blockPairs(ctx context.Context, recs []Record, workers int, byKey map[strin
 			defer wg.Done()
 			for k := int(next.Add(1) - 1); k < len(blockingKeys) && ctx.Err() == nil; k = int(next.Add(1) - 1) {
 				parts[k] = candidatePairs(recs, blockingKeys[k], nil)
+				slices.Sort(parts[k])
+				parts[k] = slices.Compact(parts[k])
 				progress("blocking", done.Add(1), int64(len(blockingKeys)))
 			}
 		}()
@@ -153,31 +157,52 @@ func blockPairs(ctx context.Context, recs []Record, workers int, byKey map[strin
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	total := 0
 	for k, p := range parts {
 		byKey[blockingKeys[k].name] = int64(len(p))
-		total += len(p)
 	}
-	all := make([]uint64, 0, total)
-	for k := range parts {
-		all = append(all, parts[k]...)
-		parts[k] = nil
-	}
-	slices.Sort(all)
-	return slices.Compact(all), nil
+	return mergeDistinct(parts...), nil
 }
 
-// compareAll fills patterns[i] with the comparison pattern of pairs[i].
-func compareAll(ctx context.Context, recs []Record, pairs []uint64, patterns []uint32, workers int, progress func(string, int64, int64)) error {
-	const chunk = 1 << 16
+// mergeDistinct merges sorted lists, each without repeats, into one
+// sorted list without repeats, in one pass and one allocation: the lists
+// of a million records' pairs are hundreds of megabytes.
+func mergeDistinct(lists ...[]uint64) []uint64 {
+	total := 0
+	for _, l := range lists {
+		total += len(l)
+	}
+	out := make([]uint64, 0, total)
+	heads := make([]int, len(lists))
+	for {
+		best, from := uint64(0), -1
+		for k, l := range lists {
+			if h := heads[k]; h < len(l) && (from < 0 || l[h] < best) {
+				best, from = l[h], k
+			}
+		}
+		if from < 0 {
+			return out
+		}
+		out = append(out, best)
+		for k, l := range lists {
+			if h := heads[k]; h < len(l) && l[h] == best {
+				heads[k]++
+			}
+		}
+	}
+}
+
+// compareAll fills patterns[i] with the comparison pattern of pairs[i],
+// with a worker per cache.
+func compareAll(ctx context.Context, recs []Record, pairs []uint64, patterns []uint32, caches []*nameCache, progress func(string, int64, int64)) error {
+	const chunk = 1 << 14
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	total := int64(len(pairs))
-	for range workers {
+	for _, cache := range caches {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cache := newNameCache()
 			for {
 				start := next.Add(chunk) - chunk
 				if start >= total || ctx.Err() != nil {
@@ -201,16 +226,21 @@ func compareAll(ctx context.Context, recs []Record, pairs []uint64, patterns []u
 // that describe the person in EM sessions (see session); Lambda by EM
 // with those fixed; then the m of household context from the pairs
 // weighted by their match probability without it.
-func fitModel(recs []Record, pairs []uint64, patterns []uint32, possible float64, sc *scorer, opt Options) *Model {
-	model := initialModel(randomPairLevels(recs), len(recs), possible)
+func fitModel(ctx context.Context, recs []Record, pairs []uint64, patterns []uint32, possible float64, sc *scorer,
+	caches []*nameCache, opt Options) (*Model, error) {
+	noProgress := func(string, int64, int64) {}
+	u, err := randomPairLevels(ctx, recs, caches)
+	if err != nil {
+		return nil, err
+	}
+	model := initialModel(u, len(recs), possible)
 	priors := model.M
 	model.M[FieldHousehold] = nil
 	for i, s := range sessions {
 		tp := sessionPairs(recs, s.key, maxSessionPairs, uint64(i+1))
 		tl := make([]uint32, len(tp))
-		for j, pk := range tp {
-			l := Compare(&recs[pk>>32], &recs[uint32(pk)])
-			tl[j] = l.pattern()
+		if err := compareAll(ctx, recs, tp, tl, caches, noProgress); err != nil {
+			return nil, err
 		}
 		fitSession(countPatterns(tl), s, model, priors, opt.MaxIterations)
 	}
@@ -219,11 +249,11 @@ func fitModel(recs []Record, pairs []uint64, patterns []uint32, possible float64
 
 	without := model.weights()
 	sc.uGiven, sc.uFamily = model.U[FieldGiven][1], model.U[FieldFamily][1]
-	addHouseholdContext(recs, pairs, patterns, sc, without, opt.Threshold)
+	addHouseholdContext(recs, pairs, patterns, sc, without, opt.Threshold, opt.Workers)
 	counts = countPatterns(patterns)
 	model.M[FieldHousehold] = mStep(counts, without, FieldHousehold, priors[FieldHousehold])
 	fitLambda(counts, possible, model, opt.MaxIterations)
-	return model
+	return model, nil
 }
 
 // maxSessionPairs bounds the pairs of one EM session: plenty to estimate
@@ -304,7 +334,7 @@ func mStep(counts []float64, w *weights, f Field, prior []float64) []float64 {
 // numberNames gives equal given names, and equal surnames, one number,
 // for the name cache.
 func numberNames(recs []Record) {
-	given, family := map[string]uint32{}, map[string]uint32{}
+	given, family, words := map[string]uint32{}, map[string]uint32{}, map[string]uint32{}
 	number := func(m map[string]uint32, n *namePart) {
 		if n.empty() {
 			return
@@ -315,6 +345,15 @@ func numberNames(recs []Record) {
 			m[n.join] = id
 		}
 		n.id = id
+		n.wordIDs = make([]uint32, len(n.words))
+		for i, w := range n.words {
+			id, ok := words[w]
+			if !ok {
+				id = uint32(len(words) + 1)
+				words[w] = id
+			}
+			n.wordIDs[i] = id
+		}
 	}
 	for i := range recs {
 		number(given, &recs[i].given)
@@ -336,7 +375,7 @@ const randomPairSample = 200_000
 
 // randomPairLevels estimates u from random pairs, which are almost all
 // non-matches, with one pair's worth of smoothing so no level is zero.
-func randomPairLevels(recs []Record) [NumFields][]float64 {
+func randomPairLevels(ctx context.Context, recs []Record, caches []*nameCache) ([NumFields][]float64, error) {
 	var u [NumFields][]float64
 	for f := range u {
 		u[f] = make([]float64, radix[f])
@@ -346,12 +385,19 @@ func randomPairLevels(recs []Record) [NumFields][]float64 {
 	}
 	if len(recs) >= 2 {
 		r := rand.New(rand.NewPCG(1, 2))
+		pairs := make([]uint64, 0, randomPairSample)
 		for range randomPairSample {
 			a, b := r.IntN(len(recs)), r.IntN(len(recs))
-			if a == b {
-				continue
+			if a != b {
+				pairs = append(pairs, pairKey(int32(a), int32(b)))
 			}
-			l := Compare(&recs[a], &recs[b])
+		}
+		patterns := make([]uint32, len(pairs))
+		if err := compareAll(ctx, recs, pairs, patterns, caches, func(string, int64, int64) {}); err != nil {
+			return u, err
+		}
+		for _, p := range patterns {
+			l := levelsOf(p)
 			for f := Field(0); f < FieldHousehold; f++ {
 				u[f][l[f]]++
 			}
@@ -361,7 +407,7 @@ func randomPairLevels(recs []Record) [NumFields][]float64 {
 	for f := range u {
 		normalize(u[f])
 	}
-	return u
+	return u, nil
 }
 
 // addHouseholdContext sets each pair's household level: whether some
@@ -369,7 +415,7 @@ func randomPairLevels(recs []Record) [NumFields][]float64 {
 // under the model without household context. Members of a household
 // registered twice match each other, so one clear match lends weight to
 // its co-members' noisier ones.
-func addHouseholdContext(recs []Record, pairs []uint64, patterns []uint32, sc *scorer, w *weights, threshold float64) {
+func addHouseholdContext(recs []Record, pairs []uint64, patterns []uint32, sc *scorer, w *weights, threshold float64, workers int) {
 	type households struct{ a, b int32 }
 	strong := map[households]int{}
 	key := func(i int) households {
@@ -380,29 +426,40 @@ func addHouseholdContext(recs []Record, pairs []uint64, patterns []uint32, sc *s
 		return households{a, b}
 	}
 	above := make([]bool, len(pairs))
-	for i, pk := range pairs {
-		l := levelsOf(patterns[i])
-		if sc.probability(w, &l, int32(pk>>32), int32(uint32(pk))) >= threshold {
-			above[i] = true
-			strong[key(i)]++
+	for _, p := range scoreAbove(pairs, patterns, sc, w, threshold, workers) {
+		above[p.index] = true
+		strong[key(int(p.index))]++
+	}
+	// Most pairs join households with no strong pair at all: a bit per
+	// household spares them the lookup.
+	var hasStrong []uint64
+	for k := range strong {
+		for _, h := range []int32{k.a, k.b} {
+			for int(h/64) >= len(hasStrong) {
+				hasStrong = append(hasStrong, 0)
+			}
+			hasStrong[h/64] |= 1 << (h % 64)
 		}
 	}
+	marked := func(h int32) bool { return int(h/64) < len(hasStrong) && hasStrong[h/64]&(1<<(h%64)) != 0 }
 	stride := uint32(1)
 	for f := Field(0); f < FieldHousehold; f++ {
 		stride *= uint32(radix[f])
 	}
-	for i := range pairs {
-		k := key(i)
-		if k.a == k.b {
+	for i, pk := range pairs {
+		ha, hb := recs[pk>>32].household, recs[uint32(pk)].household
+		if ha == hb {
 			continue // level 0: same household
 		}
-		others := strong[k]
-		if above[i] {
-			others--
-		}
 		level := uint32(2)
-		if others > 0 {
-			level = 1
+		if marked(ha) && marked(hb) {
+			others := strong[key(i)]
+			if above[i] {
+				others--
+			}
+			if others > 0 {
+				level = 1
+			}
 		}
 		patterns[i] += level * stride
 	}
@@ -410,4 +467,34 @@ func addHouseholdContext(recs []Record, pairs []uint64, patterns []uint32, sc *s
 
 func (r *Result) String() string {
 	return fmt.Sprintf("compared=%d possible=%.0f reduction=%.6f pairs=%d", r.Compared, r.Possible, r.ReductionRatio(), len(r.Pairs))
+}
+
+// scoredPair is a pair scoring at least a threshold and its index among
+// the candidate pairs.
+type scoredPair struct {
+	Pair
+	index int32
+}
+
+// scoreAbove returns the pairs scoring at least threshold under w, in
+// order, scoring parts of the pairs in parallel.
+func scoreAbove(pairs []uint64, patterns []uint32, sc *scorer, w *weights, threshold float64, workers int) []scoredPair {
+	parts := make([][]scoredPair, max(workers, 1))
+	size := (len(pairs) + len(parts) - 1) / len(parts)
+	var wg sync.WaitGroup
+	for k := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k * size; i < min(len(pairs), (k+1)*size); i++ {
+				a, b := int32(pairs[i]>>32), int32(uint32(pairs[i]))
+				l := levelsOf(patterns[i])
+				if p := sc.probability(w, &l, a, b); p >= threshold {
+					parts[k] = append(parts[k], scoredPair{Pair{A: a, B: b, Score: p}, int32(i)})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return slices.Concat(parts...)
 }

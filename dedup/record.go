@@ -22,8 +22,10 @@ type Record struct {
 	sex                canasta.Sex
 	nationalID         string // digits and letters only
 	addr               []uint32
+	addrNumber         uint32 // hash of the line's words with digits, or 0
 	addrLine           string // folded words of the address line
-	locality, postcode string
+	postcodeText       string
+	locality, postcode uint32 // hashes of the folded words, or 0 if none
 }
 
 // NewRecord prepares p for comparison. household numbers the person's
@@ -42,11 +44,23 @@ func NewRecord(p *canasta.PersonRecord, household int32) Record {
 	r.nationalID = strings.Join(Tokens(p.NationalID, false), "")
 	line := Tokens(p.Address.Line, false)
 	r.addrLine = strings.Join(line, " ")
+	number := ""
 	for _, t := range line {
 		r.addr = append(r.addr, hash32(t))
+		if strings.ContainsAny(t, "0123456789") {
+			number += t + " "
+		}
 	}
-	r.locality = strings.Join(Tokens(p.Address.Locality, false), " ")
-	r.postcode = strings.Join(Tokens(p.Address.Postcode, false), "")
+	if number != "" {
+		r.addrNumber = hash32(number)
+	}
+	if loc := strings.Join(Tokens(p.Address.Locality, false), " "); loc != "" {
+		r.locality = hash32(loc) | 1
+	}
+	r.postcodeText = strings.Join(Tokens(p.Address.Postcode, false), "")
+	if r.postcodeText != "" {
+		r.postcode = hash32(r.postcodeText) | 1
+	}
 	return r
 }
 
@@ -76,11 +90,15 @@ func hash64(parts ...string) uint64 {
 
 // namePart is the given names or the surnames of a person.
 type namePart struct {
-	id    uint32   // the same for equal names within one Link; 0 if unnumbered
-	words []string // folded
-	join  string   // words joined by spaces
-	canon []string // words with nicknames written out in full (given names only)
-	code  string   // sound code of the first canonical word
+	id      uint32   // the same for equal names within one Link; 0 if unnumbered
+	words   []string // folded
+	wordIDs []uint32 // the words numbered within one Link, or nil
+	join    string   // words joined by spaces
+	canon   []string // words with nicknames written out in full (given names only)
+	codes   []string // sound codes of the canonical words
+	// canonJoin is canon joined by spaces.
+	canonJoin string
+	code      string // codes[0], or ""
 }
 
 func newNamePart(words []string, given bool) namePart {
@@ -92,10 +110,23 @@ func newNamePart(words []string, given bool) namePart {
 		}
 		n.canon = canon
 	}
-	if len(n.canon) > 0 {
-		n.code = Phonetic(n.canon[0])
+	n.canonJoin = strings.Join(n.canon, " ")
+	for _, w := range n.canon {
+		n.codes = append(n.codes, Phonetic(w))
+	}
+	if len(n.codes) > 0 {
+		n.code = n.codes[0]
 	}
 	return n
 }
 
 func (n *namePart) empty() bool { return len(n.words) == 0 }
+
+// wordCode is the sound code of word i, or "" if the words and their
+// canonical forms do not line up (a nickname written out in two words).
+func (n *namePart) wordCode(i int) string {
+	if len(n.codes) != len(n.words) {
+		return ""
+	}
+	return n.codes[i]
+}

@@ -146,3 +146,21 @@ func TestCanonical(t *testing.T) {
 		}
 	}
 }
+
+// TestJaroWinklerAtLeast checks the quick test against the similarity
+// itself on every pair of a list of names, near and far.
+func TestJaroWinklerAtLeast(t *testing.T) {
+	words := []string{"martha", "marhta", "dwayne", "duane", "dixon", "dicksonx", "garcia", "garzia",
+		"gonzalez", "gonzales", "rodriguez", "rodrigues", "lopez", "lopes", "maria", "mario", "jose",
+		"josue", "juan", "juana", "smith", "smyth", "schmidt", "li", "le", "lee", "ana", "anna", "a",
+		"ab", "ba", "quispe", "quispi", "hernandez", "fernandez", "nguyen", "ngyuen", "x1", "1x"}
+	for _, min := range []float64{0.85, 0.9, 0.95} {
+		for _, a := range words {
+			for _, b := range words {
+				if got, want := JaroWinklerAtLeast(a, b, min), JaroWinkler(a, b) >= min; got != want {
+					t.Errorf("JaroWinklerAtLeast(%q, %q, %g) = %v, want %v", a, b, min, got, want)
+				}
+			}
+		}
+	}
+}

@@ -17,7 +17,8 @@
 //	   earlier ones left.
 //	L3 durability: a request is answered only after RedeemBatch returned
 //	   without error, which the store returns only after the commit is on
-//	   stable storage.
+//	   stable storage, or, over a PipelinedStore, only after the batch's
+//	   durable function returned without error.
 //	L4 idempotency: the store applies a batch's requests in order, so a
 //	   request id repeated within a batch, across batches or after a crash
 //	   is a replay of its first use; a batch that failed answers every
@@ -42,6 +43,20 @@ import (
 type Store interface {
 	canasta.RedemptionBatcher
 	FindRedemptionByRequestID(ctx context.Context, requestID string) (*canasta.Redemption, error)
+}
+
+// PipelinedStore is a Store that can commit a batch without waiting for
+// it to be durable, so the engine applies the next batch while the last
+// is flushed, as TigerBeetle and PostgreSQL overlap a batch's disk write
+// with the next batch's work.
+type PipelinedStore interface {
+	Store
+	// RedeemBatchPipelined applies and commits reqs as RedeemBatch does
+	// and returns once the commit is made. The results count only once
+	// durable has returned nil; an error from it leaves the batch's
+	// outcome unknown. durable may be called from another goroutine, and
+	// a batch is durable only if every batch committed before it is.
+	RedeemBatchPipelined(ctx context.Context, reqs []*canasta.RedemptionRequest) (results []canasta.RedeemResult, durable func() error, err error)
 }
 
 // Defaults for Config.
@@ -73,6 +88,10 @@ type Config struct {
 	// With the database on the same cores, one measured best even there
 	// (BENCHMARKS.md): fewer, larger batches cost less CPU.
 	Committers int
+	// Serial waits for each batch to be durable before applying the
+	// next, even over a PipelinedStore: group commit alone, as the batch
+	// curve measures it.
+	Serial bool
 	// Logger receives failed batches; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -91,8 +110,15 @@ type Engine struct {
 
 	wake    chan struct{} // a request was queued, or the engine closed
 	stopped chan struct{} // every committer returned
+	// flushing carries committed batches, in commit order, to the
+	// goroutine that answers each once it is durable; nil unless the
+	// engine pipelines.
+	flushing chan flushingBatch
 
 	batches, committed, failed atomic.Int64
+	// inflight counts batches committed and not yet answered; lastBatch
+	// is the size of the batch last committed.
+	inflight, lastBatch atomic.Int64
 }
 
 var _ canasta.RedemptionService = (*Engine)(nil)
@@ -109,15 +135,58 @@ type call struct {
 // Close it before closing the store.
 func NewEngine(store Store, cfg Config) *Engine {
 	e := newEngine(store, cfg)
+	var answered sync.WaitGroup
+	if _, ok := store.(PipelinedStore); ok && !cfg.Serial {
+		e.flushing = make(chan flushingBatch, maxFlushing)
+		answered.Go(e.answerDurable)
+	}
 	var wg sync.WaitGroup
 	for range e.cfg.Committers {
 		wg.Go(e.run)
 	}
 	go func() {
 		wg.Wait()
+		if e.flushing != nil {
+			close(e.flushing)
+		}
+		answered.Wait()
 		close(e.stopped)
 	}()
 	return e
+}
+
+// maxFlushing bounds the batches committed and not yet known durable;
+// beyond it the committer waits, which bounds what a failed flush leaves
+// unknown.
+const maxFlushing = 32
+
+// flushingBatch is a committed batch waiting to be durable.
+type flushingBatch struct {
+	batch   []*call
+	results []canasta.RedeemResult
+	durable func() error
+}
+
+// answerDurable answers each committed batch once it is durable, and
+// wakes the committer, which may be waiting for the flush.
+func (e *Engine) answerDurable() {
+	for f := range e.flushing {
+		e.finish(f.batch, f.results, f.durable())
+		e.inflight.Add(-1)
+		e.signal()
+	}
+}
+
+// waitForBatch reports whether the committer should wait before taking
+// the next batch: while a batch is being flushed, it starts the next one
+// only once as many requests wait as the last batch had. Taking whatever
+// is queued at once would commit ever smaller batches, each paying a
+// transaction's fixed cost, while the flush they overlap takes as long.
+func (e *Engine) waitForBatch() bool {
+	if e.flushing == nil || e.inflight.Load() == 0 {
+		return false
+	}
+	return int64(e.queued()) < min(e.lastBatch.Load(), int64(e.cfg.MaxBatch))
 }
 
 // newEngine returns an engine without a committer, for a caller that
@@ -239,6 +308,10 @@ func (e *Engine) run() {
 		if e.cfg.Linger > 0 && e.queued() < e.cfg.MaxBatch {
 			time.Sleep(e.cfg.Linger)
 		}
+		if e.waitForBatch() {
+			<-e.wake
+			continue
+		}
 		if batch := e.take(); len(batch) > 0 {
 			e.commit(ctx, batch)
 			continue
@@ -283,8 +356,20 @@ func (e *Engine) take() []*call {
 	return batch
 }
 
-// commit sends a batch to the store and answers its calls.
+// commit sends a batch to the store and answers its calls, or, when
+// pipelining, hands them to answerDurable.
 func (e *Engine) commit(ctx context.Context, batch []*call) {
+	if e.flushing != nil {
+		e.lastBatch.Store(int64(len(batch)))
+		results, durable, err := e.store.(PipelinedStore).RedeemBatchPipelined(ctx, requests(batch))
+		if err != nil {
+			e.finish(batch, results, err)
+			return
+		}
+		e.inflight.Add(1)
+		e.flushing <- flushingBatch{batch, results, durable}
+		return
+	}
 	results, err := e.store.RedeemBatch(ctx, requests(batch))
 	e.finish(batch, results, err)
 }

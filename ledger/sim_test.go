@@ -51,7 +51,8 @@ func TestSimulation(t *testing.T) {
 	if len(seeds) >= 100 {
 		for name, n := range map[string]int{"acked": stats.acked, "replays": stats.replays, "refused": stats.refused,
 			"unknown": stats.unknown, "crashes": stats.crashes, "failed commits": stats.failedCommits,
-			"multi-request batches": stats.bigBatches, "duplicates in a batch": stats.dupInBatch} {
+			"multi-request batches": stats.bigBatches, "duplicates in a batch": stats.dupInBatch,
+			"batches committed over unflushed ones": stats.pipelined, "failed flushes": stats.failedFlushes} {
 			if n == 0 {
 				t.Errorf("no %s in %d seeds: the simulation does not reach that case", name, len(seeds))
 			}
@@ -62,6 +63,9 @@ func TestSimulation(t *testing.T) {
 // simStats counts what the runs went through.
 type simStats struct {
 	acked, replays, refused, unknown, crashes, failedCommits, bigBatches, dupInBatch int
+	// pipelined counts batches committed while an earlier one was still
+	// unflushed; failedFlushes the flushes that broke the store.
+	pipelined, failedFlushes int
 }
 
 func (a *simStats) add(b simStats) {
@@ -73,6 +77,8 @@ func (a *simStats) add(b simStats) {
 	a.failedCommits += b.failedCommits
 	a.bigBatches += b.bigBatches
 	a.dupInBatch += b.dupInBatch
+	a.pipelined += b.pipelined
+	a.failedFlushes += b.failedFlushes
 }
 
 var simNow = time.Date(2025, 3, 15, 10, 0, 0, 0, time.UTC)
@@ -81,12 +87,21 @@ var simNow = time.Date(2025, 3, 15, 10, 0, 0, 0, time.UTC)
 // a crash; a batch is applied to a copy that becomes durable only when its
 // commit succeeds. Commits fail before or after reaching the disk, and a
 // crash can strike in the middle of one.
+//
+// Pipelined, as the SQLite store commits for the engine: a commit only
+// makes the batch the committed state, which the next batch builds on and
+// a crash loses; a flush makes everything committed durable, or fails,
+// after which the store refuses every commit until the process restarts.
 type faultStore struct {
-	rng     *rand.Rand
-	durable *memLedger
-	faults  bool
+	rng       *rand.Rand
+	durable   *memLedger
+	committed *memLedger // durable plus the commits not yet flushed
+	faults    bool
 	// crashed is set when a crash struck during the last commit.
 	crashed bool
+	// made numbers the commits; flushed is the last one made durable.
+	made, flushed uint64
+	broken        bool // a flush failed
 }
 
 var (
@@ -94,13 +109,29 @@ var (
 	errSimCommit = errors.New("simulated: commit failed")
 	errSimLost   = errors.New("simulated: commit failed after reaching the disk")
 	errSimCrash  = errors.New("simulated: crash during commit")
+	errSimFlush  = errors.New("simulated: fsync failed")
 )
 
 func (s *faultStore) RedeemBatch(ctx context.Context, reqs []*canasta.RedemptionRequest) ([]canasta.RedeemResult, error) {
-	if s.faults && s.rng.IntN(30) == 0 {
-		return nil, errSimBegin
+	results, durable, err := s.RedeemBatchPipelined(ctx, reqs)
+	if err != nil {
+		return results, err
 	}
-	work := s.durable.clone()
+	s.flush(false)
+	return results, durable()
+}
+
+// RedeemBatchPipelined commits without flushing. Its durable function
+// never blocks: the simulation calls it only once the batch is flushed or
+// the store broken.
+func (s *faultStore) RedeemBatchPipelined(ctx context.Context, reqs []*canasta.RedemptionRequest) ([]canasta.RedeemResult, func() error, error) {
+	if s.broken {
+		return nil, nil, errSimFlush
+	}
+	if s.faults && s.rng.IntN(30) == 0 {
+		return nil, nil, errSimBegin
+	}
+	work := s.committed.clone()
 	results := make([]canasta.RedeemResult, len(reqs))
 	for i, req := range reqs {
 		results[i] = work.redeem(req)
@@ -110,20 +141,54 @@ func (s *faultStore) RedeemBatch(ctx context.Context, reqs []*canasta.Redemption
 	if s.faults {
 		switch s.rng.IntN(40) {
 		case 0:
-			return results, errSimCommit
+			return results, nil, errSimCommit
 		case 1:
-			s.durable = work
-			return results, errSimLost
+			s.commit(work)
+			s.flush(false)
+			return results, nil, errSimLost
 		case 2:
 			if s.rng.IntN(2) == 0 {
-				s.durable = work
+				s.commit(work)
+				s.flush(false)
 			}
 			s.crashed = true
-			return results, errSimCrash
+			return results, nil, errSimCrash
 		}
 	}
-	s.durable = work
-	return results, nil
+	n := s.commit(work)
+	return results, func() error {
+		switch {
+		case s.flushed >= n:
+			return nil
+		case s.broken:
+			return errSimFlush
+		}
+		panic("simulation: durable called before the batch was flushed")
+	}, nil
+}
+
+func (s *faultStore) commit(work *memLedger) uint64 {
+	s.committed = work
+	s.made++
+	return s.made
+}
+
+// flush makes every commit durable, or, with faults, may fail and break
+// the store.
+func (s *faultStore) flush(faults bool) {
+	if s.broken {
+		return
+	}
+	if faults && s.rng.IntN(40) == 0 {
+		s.broken = true
+		return
+	}
+	s.durable, s.flushed = s.committed, s.made
+}
+
+// restart is the process coming back: what was not flushed is gone.
+func (s *faultStore) restart() {
+	s.committed, s.made, s.broken = s.durable, s.flushed, false
 }
 
 func (s *faultStore) FindRedemptionByRequestID(ctx context.Context, requestID string) (*canasta.Redemption, error) {
@@ -148,6 +213,11 @@ type sim struct {
 	sent    bool
 	results []canasta.RedeemResult
 	err     error
+	// pipelined runs the engine as over a PipelinedStore: a committed
+	// batch waits in flushing, in commit order, to be answered once
+	// flushed, while the committer goes on with the next.
+	pipelined bool
+	flushing  []flushingBatch
 
 	households []string
 	programs   []int64
@@ -190,7 +260,8 @@ func newSim(seed uint64) *sim {
 			}
 		}
 	}
-	s.store = &faultStore{rng: rng, durable: l, faults: true}
+	s.store = &faultStore{rng: rng, durable: l, committed: l, faults: true}
+	s.pipelined = rng.IntN(2) == 0
 	s.cfg = Config{
 		MaxBatch: []int{1, 2, 3, 8, 64}[rng.IntN(5)],
 		MaxQueue: []int{3, 16, 1000}[rng.IntN(3)],
@@ -219,7 +290,7 @@ func (s *sim) run(steps int) error {
 		}
 	}
 	s.store.faults = false
-	for s.batch != nil || s.e.queued() > 0 {
+	for s.batch != nil || s.e.queued() > 0 || len(s.flushing) > 0 {
 		s.advance()
 		s.poll()
 	}
@@ -270,9 +341,14 @@ func (s *sim) step() {
 }
 
 // advance moves the committer one stage: take a batch, commit it, or
-// answer it. Each stage is a separate step, so requests arrive, are
-// cancelled and crashes strike while a commit is in flight.
+// answer it; pipelined, it may instead flush or answer a flushed batch.
+// Each stage is a separate step, so requests arrive, are cancelled and
+// crashes strike while a commit or a flush is in flight.
 func (s *sim) advance() {
+	if len(s.flushing) > 0 && (s.rng.IntN(3) == 0 || (s.batch == nil && s.e.queued() == 0)) {
+		s.advanceFlush()
+		return
+	}
 	switch {
 	case s.batch == nil:
 		s.batch = s.e.take()
@@ -291,6 +367,22 @@ func (s *sim) advance() {
 		if len(s.batch) > 1 {
 			s.stats.bigBatches++
 		}
+	case !s.sent && s.pipelined:
+		results, durable, err := s.store.RedeemBatchPipelined(context.Background(), requests(s.batch))
+		s.logf("commit batch of %d unflushed: err %v", len(s.batch), err)
+		if err != nil {
+			s.stats.failedCommits++
+			s.results, s.err, s.sent = results, err, true
+			if s.store.crashed {
+				s.crash()
+			}
+			return
+		}
+		if len(s.flushing) > 0 {
+			s.stats.pipelined++
+		}
+		s.flushing = append(s.flushing, flushingBatch{s.batch, results, durable})
+		s.batch = nil
 	case !s.sent:
 		s.results, s.err = s.store.RedeemBatch(context.Background(), requests(s.batch))
 		s.sent = true
@@ -308,13 +400,32 @@ func (s *sim) advance() {
 	}
 }
 
-// crash kills the process: the batch in flight and every queued request
-// are lost without an answer, and only the store's durable state is left
-// for the next incarnation.
+// advanceFlush flushes the store if the oldest committed batch is not yet
+// durable, and otherwise answers it.
+func (s *sim) advanceFlush() {
+	f := s.flushing[0]
+	if s.store.flushed < s.store.made && !s.store.broken {
+		s.store.flush(s.store.faults)
+		s.logf("flush: durable through commit %d, broken %v", s.store.flushed, s.store.broken)
+		if s.store.broken {
+			s.stats.failedFlushes++
+		}
+		return
+	}
+	s.e.finish(f.batch, f.results, f.durable())
+	s.logf("answer flushed batch of %d", len(f.batch))
+	s.flushing = s.flushing[1:]
+}
+
+// crash kills the process: the batch in flight, the batches committed but
+// not flushed and every queued request are lost without an answer, and
+// only the store's durable state is left for the next incarnation.
 func (s *sim) crash() {
 	s.logf("crash")
 	s.stats.crashes++
 	s.store.crashed = false
+	s.store.restart()
+	s.flushing = nil
 	for _, a := range s.outstanding {
 		a.outcome = "unknown"
 		s.stats.unknown++

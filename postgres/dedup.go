@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -224,10 +225,14 @@ type rowKey struct {
 	line int32
 }
 
+// anyHousehold is the bound of a lookup that may find any household.
+const anyHousehold = math.MaxInt64
+
 // lookupDuplicates scores the registered persons sharing index keys with
-// p, other than members of household exclude, and returns those scoring
-// at least minScore, best first, at most limit.
-func (s *DedupService) lookupDuplicates(ctx context.Context, tx *Tx, p *canasta.PersonRecord, exclude int64, minScore float64, limit int) ([]*canasta.DuplicateCandidate, []rowKey, error) {
+// p, in households whose row id is below before, other than household
+// exclude, and returns those scoring at least minScore, best first, at
+// most limit.
+func (s *DedupService) lookupDuplicates(ctx context.Context, tx *Tx, p *canasta.PersonRecord, exclude, before int64, minScore float64, limit int) ([]*canasta.DuplicateCandidate, []rowKey, error) {
 	m := s.db.Dedup
 	if m == nil {
 		return nil, nil, nil
@@ -244,11 +249,11 @@ func (s *DedupService) lookupDuplicates(ctx context.Context, tx *Tx, p *canasta.
 	h.id, h.line, h.locality, h.region, h.postcode,
 	p.id, coalesce(p.source_id, ''), p.given_name, p.family_name, p.birth_date, p.sex, coalesce(p.national_id, '')
 FROM (SELECT d.household_hid, d.line, count(*) AS shared FROM unnest($2::bigint[]) AS q(key)
-	CROSS JOIN LATERAL (SELECT household_hid, line FROM dedup_keys WHERE key = q.key AND household_hid <> $3 LIMIT 64) d
+	CROSS JOIN LATERAL (SELECT household_hid, line FROM dedup_keys WHERE key = q.key AND household_hid < $5 AND household_hid <> $3 LIMIT 64) d
 	GROUP BY d.household_hid, d.line ORDER BY shared DESC LIMIT $4) k
 JOIN persons p ON p.household_hid = k.household_hid AND p.line = k.line
 JOIN households h ON h.hid = k.household_hid
-WHERE `+notMergedSQL, tx.now, keys, exclude, maxLookup)
+WHERE `+notMergedSQL, tx.now, keys, exclude, maxLookup, before)
 	if err != nil {
 		return nil, nil, fmt.Errorf("look up duplicates: %w", err)
 	}
@@ -294,7 +299,7 @@ func (s *DedupService) FindDuplicates(ctx context.Context, p *canasta.PersonReco
 		return nil, err
 	}
 	defer tx.release()
-	cs, _, err = s.lookupDuplicates(ctx, tx, p, 0, minScore, limit)
+	cs, _, err = s.lookupDuplicates(ctx, tx, p, 0, anyHousehold, minScore, limit)
 	return cs, err
 }
 
@@ -338,7 +343,7 @@ func (s *DedupService) ScreenHousehold(ctx context.Context, h *canasta.Household
 			continue
 		}
 		p := &canasta.PersonRecord{Person: *m, Address: h.Address}
-		cs, ks, err := s.lookupDuplicates(ctx, tx, p, hid, canasta.CandidateThreshold, canasta.MaxCandidates)
+		cs, ks, err := s.lookupDuplicates(ctx, tx, p, hid, anyHousehold, canasta.CandidateThreshold, canasta.MaxCandidates)
 		if err != nil {
 			return nil, err
 		}
@@ -652,4 +657,229 @@ func (s *DedupService) FindDedupCasesForHousehold(ctx context.Context, household
 		out[i] = r.c
 	}
 	return canasta.OwnDedupCases(out, householdID), nil
+}
+
+// importedHousehold is a household of an import batch with the members
+// the import created.
+type importedHousehold struct {
+	hid     int64
+	address canasta.Address
+	members []*canasta.Person
+	lines   map[string]int32 // every stored member's line, by person id
+	// created is whether the batch created the household: all its
+	// members are new.
+	created bool
+}
+
+// ScreenImported looks up duplicates of the persons an import batch
+// created and opens review cases for the likely ones.
+func (s *DedupService) ScreenImported(ctx context.Context, hs []*canasta.Household) (res canasta.ImportScreening, err error) {
+	defer checkAvailable(&err)
+	if err := canasta.AuthorizeDedup(ctx); err != nil {
+		return res, err
+	}
+	ctx, tx, err := s.db.beginWrite(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer tx.release()
+	households, err := importedHouseholds(ctx, tx, hs)
+	if err != nil {
+		return res, err
+	}
+	// A household the batch created was registered after every household
+	// that existed before it; a new member of an older household is
+	// compared with everyone registered before the batch.
+	first := int64(anyHousehold)
+	for _, ih := range households {
+		if ih.created {
+			first = min(first, ih.hid)
+		}
+	}
+	for _, ih := range households {
+		before := first
+		if ih.created {
+			before = ih.hid
+		}
+		for _, m := range ih.members {
+			p := &canasta.PersonRecord{Person: *m, Address: ih.address}
+			cs, ks, err := s.lookupDuplicates(ctx, tx, p, ih.hid, before, canasta.CandidateThreshold, canasta.MaxCandidates)
+			if err != nil {
+				return res, err
+			}
+			for i, c := range cs {
+				if c.Score < canasta.ReviewThreshold {
+					continue
+				}
+				var opened bool
+				if c.CaseID, opened, err = openPairCase(ctx, tx, rowKey{ih.hid, ih.lines[m.ID]}, ks[i], c.Score); err != nil {
+					return res, err
+				} else if opened {
+					res.DedupCasesOpened++
+				}
+			}
+			res.PersonsScreened++
+			res.DuplicateCandidates += len(cs)
+			res.Candidates = append(res.Candidates, cs...)
+		}
+	}
+	if err := tx.commit("import screening"); err != nil {
+		return canasta.ImportScreening{}, err
+	}
+	return res, nil
+}
+
+// importedHouseholds loads, in batch order, the households of hs with
+// members the import created, each household once.
+func importedHouseholds(ctx context.Context, tx *Tx, hs []*canasta.Household) ([]*importedHousehold, error) {
+	var out []*importedHousehold
+	for _, hm := range canasta.CreatedMembers(hs) {
+		ih, err := loadImportedHousehold(ctx, tx, hm.Household)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range hm.Members {
+			if _, ok := ih.lines[m.ID]; ok {
+				ih.members = append(ih.members, m)
+			}
+		}
+		ih.created = len(ih.members) == len(ih.lines)
+		out = append(out, ih)
+	}
+	return out, nil
+}
+
+func loadImportedHousehold(ctx context.Context, tx *Tx, h *canasta.Household) (*importedHousehold, error) {
+	hid, err := householdHID(ctx, tx, h.ID)
+	if err != nil {
+		return nil, err
+	}
+	ih := &importedHousehold{hid: hid, address: h.Address, lines: map[string]int32{}}
+	rows, err := tx.Query(ctx, `SELECT id, line FROM persons WHERE household_hid = $1`, hid)
+	if err != nil {
+		return nil, fmt.Errorf("screen import: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var line int32
+		if err := rows.Scan(&id, &line); err != nil {
+			return nil, fmt.Errorf("screen import: %w", err)
+		}
+		ih.lines[id] = line
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("screen import: %w", err)
+	}
+	return ih, nil
+}
+
+// openPairCase opens a case reviewing person against keep, unless the
+// pair has a case already, either way round, and reports whether it
+// opened one.
+func openPairCase(ctx context.Context, tx *Tx, person, keep rowKey, score float64) (int64, bool, error) {
+	var id int64
+	err := tx.QueryRow(ctx, `SELECT id FROM dedup_cases WHERE household_hid = $1 AND line = $2 AND keep_hid = $3 AND keep_line = $4
+UNION ALL SELECT id FROM dedup_cases WHERE household_hid = $3 AND line = $4 AND keep_hid = $1 AND keep_line = $2
+LIMIT 1`, person.hid, person.line, keep.hid, keep.line).Scan(&id)
+	switch {
+	case err == nil:
+		return id, false, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return 0, false, fmt.Errorf("open dedup case: %w", err)
+	}
+	// A concurrent screening may open the same case meanwhile: then the
+	// insert does nothing and the case is the other's.
+	err = tx.QueryRow(ctx, `INSERT INTO dedup_cases (household_hid, line, keep_hid, keep_line, score, status, opened_at)
+VALUES ($1, $2, $3, $4, $5, 'open', $6) ON CONFLICT (household_hid, line, keep_hid, keep_line) DO NOTHING RETURNING id`,
+		person.hid, person.line, keep.hid, keep.line, score, tx.now).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return openPairCase(ctx, tx, person, keep, score)
+	} else if err != nil {
+		return 0, false, fmt.Errorf("open dedup case: %w", err)
+	}
+	return id, true, nil
+}
+
+// OpenDedupCases opens a review case for each pair of the batch search.
+func (s *DedupService) OpenDedupCases(ctx context.Context, pairs []canasta.DuplicatePair) (opened int, err error) {
+	defer checkAvailable(&err)
+	if err := canasta.AuthorizeDedup(ctx); err != nil {
+		return 0, err
+	}
+	ctx, tx, err := s.db.beginWrite(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.release()
+	names := make([]string, 0, 2*len(pairs))
+	for _, p := range pairs {
+		names = append(names, p.A, p.B)
+	}
+	persons, err := personRowKeys(ctx, tx, names)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range pairs {
+		person, keep := persons[p.A], persons[p.B]
+		if person == keep {
+			continue
+		}
+		if cmp.Or(cmp.Compare(person.hid, keep.hid), cmp.Compare(person.line, keep.line)) < 0 {
+			person, keep = keep, person
+		}
+		_, ok, err := openPairCase(ctx, tx, person, keep, p.Score)
+		if err != nil {
+			return 0, err
+		} else if ok {
+			opened++
+		}
+	}
+	if err := tx.commit("dedup cases"); err != nil {
+		return 0, err
+	}
+	return opened, nil
+}
+
+// personRowKeys finds the persons named by source id or, failing that,
+// by person id. Person ids are not indexed: the few persons registered
+// without a source id are found in one scan.
+func personRowKeys(ctx context.Context, tx *Tx, names []string) (map[string]rowKey, error) {
+	found := make(map[string]rowKey, len(names))
+	for _, by := range []string{"source_id", "id"} {
+		var missing []string
+		seen := map[string]bool{}
+		for _, n := range names {
+			if _, ok := found[n]; !ok && !seen[n] {
+				seen[n] = true
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		rows, err := tx.Query(ctx, `SELECT `+by+`, household_hid, line FROM persons WHERE `+by+` = ANY($1::text[])`, missing)
+		if err != nil {
+			return nil, fmt.Errorf("find persons: %w", err)
+		}
+		for rows.Next() {
+			var n string
+			var k rowKey
+			if err := rows.Scan(&n, &k.hid, &k.line); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("find persons: %w", err)
+			}
+			found[n] = k
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("find persons: %w", err)
+		}
+	}
+	for _, n := range names {
+		if _, ok := found[n]; !ok {
+			return nil, canasta.Errorf(canasta.ENOTFOUND, "No person has the source id or id %q.", n)
+		}
+	}
+	return found, nil
 }

@@ -6,9 +6,11 @@
 #      then the PostgreSQL store on the same server: the engine's batches
 #      against the store's one transaction per request;
 #   2. `canasta bench redeem` variants on a temporary SQLite store with
-#      full durability (WAL, synchronous=FULL): the HTTP ceiling, the HTTP
-#      API, the engine in process, the group-commit curve, hot spots, the
-#      one-commit-per-request baseline, and latency at half the peak;
+#      full durability (WAL, every commit fsynced before it is answered):
+#      the HTTP ceiling, the HTTP API, the engine in process, the
+#      group-commit curve (--serial: group commit alone, each batch durable
+#      before the next), hot spots, the one-commit-per-request baseline,
+#      and latency at half the peak;
 #   3. the ratios the targets are stated in.
 #
 # Environment:
@@ -115,7 +117,7 @@ bench engine --clients 256
 bench engine-hot --clients 256 --hot
 bench engine-hot-point --clients 256 --hot-point
 for b in 1 8 64 512; do
-	bench "batch$b" --clients 512 --batch "$b"
+	bench "batch$b" --clients 512 --batch "$b" --serial
 done
 bench direct --clients 16 --direct
 bench http-half-peak --http --clients 64 --rate "$((RATE[http] / 2))"

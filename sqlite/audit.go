@@ -222,6 +222,11 @@ func (s *AuditStore) AuditSize(ctx context.Context) (int64, error) {
 	if err := s.db.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("audit size: %w", err)
 	}
+	// A checkpoint signed over entries a crash could still take back
+	// would commit the log to entries it then lacks.
+	if err := s.db.flush.barrier(); err != nil {
+		return 0, fmt.Errorf("audit size: %w", err)
+	}
 	return n, nil
 }
 

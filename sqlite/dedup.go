@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -180,10 +182,14 @@ func (s *DedupService) registryPersons(ctx context.Context, tx *Tx) (int, error)
 // rowKey names a person by their row key.
 type rowKey struct{ hid, line int64 }
 
+// anyHousehold is the bound of a lookup that may find any household.
+const anyHousehold = math.MaxInt64
+
 // lookupDuplicates scores the registered persons sharing index keys with
-// p, other than members of household exclude, and returns those scoring
-// at least minScore, best first, at most limit.
-func (s *DedupService) lookupDuplicates(ctx context.Context, tx *Tx, p *canasta.PersonRecord, exclude int64, minScore float64, limit int) ([]*canasta.DuplicateCandidate, []rowKey, error) {
+// p, in households whose row id is below before, other than household
+// exclude, and returns those scoring at least minScore, best first, at
+// most limit.
+func (s *DedupService) lookupDuplicates(ctx context.Context, tx *Tx, p *canasta.PersonRecord, exclude, before int64, minScore float64, limit int) ([]*canasta.DuplicateCandidate, []rowKey, error) {
 	m := s.db.Dedup
 	if m == nil {
 		return nil, nil, nil
@@ -199,14 +205,14 @@ func (s *DedupService) lookupDuplicates(ctx context.Context, tx *Tx, p *canasta.
 	// A key shared by very many persons (a common name in a big town) says
 	// little; each key contributes at most maxPerKey persons, so a lookup
 	// costs the same whatever the registry's size.
-	args := make([]any, 0, 2*len(keys)+2)
+	args := make([]any, 0, 3*len(keys)+2)
 	var q strings.Builder
 	for i, k := range keys {
 		if i > 0 {
 			q.WriteString(" UNION ALL ")
 		}
-		q.WriteString(`SELECT * FROM (SELECT household_hid, line FROM dedup_keys WHERE key = ? AND household_hid != ? LIMIT ` + maxPerKeySQL + `)`)
-		args = append(args, k, exclude)
+		q.WriteString(`SELECT * FROM (SELECT household_hid, line FROM dedup_keys WHERE key = ? AND household_hid < ? AND household_hid != ? LIMIT ` + maxPerKeySQL + `)`)
+		args = append(args, k, before, exclude)
 	}
 	args = append(args, formatTime(tx.now), maxLookup)
 	rows, err := tx.QueryContext(ctx, `SELECT k.household_hid, k.line, COUNT(*) AS shared,
@@ -263,7 +269,7 @@ func (s *DedupService) FindDuplicates(ctx context.Context, p *canasta.PersonReco
 		return nil, err
 	}
 	defer tx.Rollback()
-	cs, _, err := s.lookupDuplicates(ctx, tx, p, 0, minScore, limit)
+	cs, _, err := s.lookupDuplicates(ctx, tx, p, 0, anyHousehold, minScore, limit)
 	return cs, err
 }
 
@@ -304,7 +310,7 @@ func (s *DedupService) ScreenHousehold(ctx context.Context, h *canasta.Household
 			continue // not stored by this household's creation
 		}
 		p := &canasta.PersonRecord{Person: *m, Address: h.Address}
-		cs, ks, err := s.lookupDuplicates(ctx, tx, p, hid, canasta.CandidateThreshold, canasta.MaxCandidates)
+		cs, ks, err := s.lookupDuplicates(ctx, tx, p, hid, anyHousehold, canasta.CandidateThreshold, canasta.MaxCandidates)
 		if err != nil {
 			return nil, err
 		}
@@ -676,4 +682,235 @@ func insertDedupKeyRows(ctx context.Context, tx *Tx, keys []dedupKey) error {
 		}
 	}
 	return nil
+}
+
+// importedHousehold is a household of an import batch with the members
+// the import created.
+type importedHousehold struct {
+	hid     int64
+	address canasta.Address
+	members []*canasta.Person
+	lines   map[string]int64 // every stored member's line, by person id
+	// created is whether the batch created the household: all its
+	// members are new.
+	created bool
+}
+
+// ScreenImported looks up duplicates of the persons an import batch
+// created and opens review cases for the likely ones.
+func (s *DedupService) ScreenImported(ctx context.Context, hs []*canasta.Household) (canasta.ImportScreening, error) {
+	var res canasta.ImportScreening
+	if err := canasta.AuthorizeDedup(ctx); err != nil {
+		return res, err
+	}
+	tx, err := s.db.beginWrite(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback()
+	households, err := importedHouseholds(ctx, tx, hs)
+	if err != nil {
+		return res, err
+	}
+	// A household the batch created was registered after every household
+	// that existed before it; a new member of an older household is
+	// compared with everyone registered before the batch.
+	first := int64(anyHousehold)
+	for _, ih := range households {
+		if ih.created {
+			first = min(first, ih.hid)
+		}
+	}
+	for _, ih := range households {
+		before := first
+		if ih.created {
+			before = ih.hid
+		}
+		for _, m := range ih.members {
+			p := &canasta.PersonRecord{Person: *m, Address: ih.address}
+			cs, ks, err := s.lookupDuplicates(ctx, tx, p, ih.hid, before, canasta.CandidateThreshold, canasta.MaxCandidates)
+			if err != nil {
+				return res, err
+			}
+			for i, c := range cs {
+				if c.Score < canasta.ReviewThreshold {
+					continue
+				}
+				var opened bool
+				if c.CaseID, opened, err = openPairCase(ctx, tx, rowKey{ih.hid, ih.lines[m.ID]}, ks[i], c.Score); err != nil {
+					return res, err
+				} else if opened {
+					res.DedupCasesOpened++
+				}
+			}
+			res.PersonsScreened++
+			res.DuplicateCandidates += len(cs)
+			res.Candidates = append(res.Candidates, cs...)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return canasta.ImportScreening{}, fmt.Errorf("commit import screening: %w", err)
+	}
+	return res, nil
+}
+
+// importedHouseholds loads, in batch order, the households of hs with
+// members the import created, each household once.
+func importedHouseholds(ctx context.Context, tx *Tx, hs []*canasta.Household) ([]*importedHousehold, error) {
+	var out []*importedHousehold
+	for _, hm := range canasta.CreatedMembers(hs) {
+		ih, err := loadImportedHousehold(ctx, tx, hm.Household)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range hm.Members {
+			if _, ok := ih.lines[m.ID]; ok {
+				ih.members = append(ih.members, m)
+			}
+		}
+		ih.created = len(ih.members) == len(ih.lines)
+		out = append(out, ih)
+	}
+	return out, nil
+}
+
+func loadImportedHousehold(ctx context.Context, tx *Tx, h *canasta.Household) (*importedHousehold, error) {
+	hid, err := householdHID(ctx, tx, h.ID)
+	if err != nil {
+		return nil, err
+	}
+	ih := &importedHousehold{hid: hid, address: h.Address, lines: map[string]int64{}}
+	rows, err := tx.QueryContext(ctx, `SELECT id, line FROM persons WHERE household_hid = ?`, hid)
+	if err != nil {
+		return nil, fmt.Errorf("screen import: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var line int64
+		if err := rows.Scan(&id, &line); err != nil {
+			return nil, fmt.Errorf("screen import: %w", err)
+		}
+		ih.lines[id] = line
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("screen import: %w", err)
+	}
+	return ih, nil
+}
+
+// openPairCase opens a case reviewing person against keep, unless the
+// pair has a case already, either way round, and reports whether it
+// opened one.
+func openPairCase(ctx context.Context, tx *Tx, person, keep rowKey, score float64) (int64, bool, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM dedup_cases WHERE household_hid = ? AND line = ? AND keep_hid = ? AND keep_line = ?
+UNION ALL SELECT id FROM dedup_cases WHERE household_hid = ? AND line = ? AND keep_hid = ? AND keep_line = ?
+LIMIT 1`, person.hid, person.line, keep.hid, keep.line, keep.hid, keep.line, person.hid, person.line).Scan(&id)
+	switch {
+	case err == nil:
+		return id, false, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, false, fmt.Errorf("open dedup case: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, `INSERT INTO dedup_cases (household_hid, line, keep_hid, keep_line, score, status, opened_at)
+VALUES (?, ?, ?, ?, ?, 'open', ?) RETURNING id`, person.hid, person.line, keep.hid, keep.line, score, formatTime(tx.now)).Scan(&id); err != nil {
+		return 0, false, fmt.Errorf("open dedup case: %w", err)
+	}
+	return id, true, nil
+}
+
+// OpenDedupCases opens a review case for each pair of the batch search.
+func (s *DedupService) OpenDedupCases(ctx context.Context, pairs []canasta.DuplicatePair) (int, error) {
+	if err := canasta.AuthorizeDedup(ctx); err != nil {
+		return 0, err
+	}
+	tx, err := s.db.beginWrite(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	names := make([]string, 0, 2*len(pairs))
+	for _, p := range pairs {
+		names = append(names, p.A, p.B)
+	}
+	persons, err := personRowKeys(ctx, tx, names)
+	if err != nil {
+		return 0, err
+	}
+	opened := 0
+	for _, p := range pairs {
+		person, keep := persons[p.A], persons[p.B]
+		if person == keep {
+			continue
+		}
+		if cmp.Or(cmp.Compare(person.hid, keep.hid), cmp.Compare(person.line, keep.line)) < 0 {
+			person, keep = keep, person
+		}
+		_, ok, err := openPairCase(ctx, tx, person, keep, p.Score)
+		if err != nil {
+			return 0, err
+		} else if ok {
+			opened++
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit dedup cases: %w", err)
+	}
+	return opened, nil
+}
+
+// personRowKeys finds the persons named by source id or, failing that,
+// by person id. Person ids are not indexed: the few persons registered
+// without a source id are found in one scan.
+func personRowKeys(ctx context.Context, tx *Tx, names []string) (map[string]rowKey, error) {
+	bySource, err := tx.PrepareContext(ctx, `SELECT household_hid, line FROM persons WHERE source_id = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("find persons: %w", err)
+	}
+	defer bySource.Close()
+	found := make(map[string]rowKey, len(names))
+	var byID []any
+	missing := map[string]bool{}
+	for _, n := range names {
+		if _, ok := found[n]; ok {
+			continue
+		}
+		var k rowKey
+		switch err := bySource.QueryRowContext(ctx, n).Scan(&k.hid, &k.line); {
+		case err == nil:
+			found[n] = k
+		case errors.Is(err, sql.ErrNoRows):
+			if !missing[n] {
+				missing[n] = true
+				byID = append(byID, n)
+			}
+		default:
+			return nil, fmt.Errorf("find persons: %w", err)
+		}
+	}
+	if len(byID) > 0 {
+		rows, err := tx.QueryContext(ctx, `SELECT id, household_hid, line FROM persons WHERE id IN (?`+strings.Repeat(`, ?`, len(byID)-1)+`)`, byID...)
+		if err != nil {
+			return nil, fmt.Errorf("find persons: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var k rowKey
+			if err := rows.Scan(&id, &k.hid, &k.line); err != nil {
+				return nil, fmt.Errorf("find persons: %w", err)
+			}
+			found[id] = k
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("find persons: %w", err)
+		}
+	}
+	for _, n := range names {
+		if _, ok := found[n]; !ok {
+			return nil, canasta.Errorf(canasta.ENOTFOUND, "No person has the source id or id %q.", n)
+		}
+	}
+	return found, nil
 }

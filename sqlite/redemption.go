@@ -16,7 +16,9 @@ import (
 
 // RedemptionService is the ledger's redemption path. Redeem commits one
 // request per transaction; RedeemBatch commits many in one transaction and
-// one fsync, for a group-commit engine such as package ledger's.
+// one fsync, for a group-commit engine such as package ledger's, and
+// RedeemBatchPipelined lets that engine apply its next batch while the
+// last one's fsync runs.
 //
 // Balance reads go to the reader pool, which in WAL mode reads the last
 // commit without waiting for a batch in progress. A batch holds the writer
@@ -34,9 +36,9 @@ import (
 //	   each request is checked against the balances as the transaction has
 //	   them, the debit is a conditional UPDATE, and the table CHECKs the
 //	   same bound.
-//	L3 durability: a receipt is returned only after its transaction's
-//	   commit returned, and commits wait for the WAL to reach stable storage
-//	   (synchronous=FULL).
+//	L3 durability: a receipt counts only once an fsync of the WAL that
+//	   began after its commit has returned: RedeemBatch waits for it, and
+//	   RedeemBatchPipelined hands the wait to the caller (flush.go).
 //	L4 idempotency: a request id has at most one effect, because it is
 //	   UNIQUE and is looked up inside the same write transaction, and
 //	   checked against every earlier request of the same batch.
@@ -76,35 +78,51 @@ func (s *RedemptionService) Redeem(ctx context.Context, req *canasta.RedemptionR
 // is decided before anything is written. Any other error abandons the
 // whole batch.
 func (s *RedemptionService) RedeemBatch(ctx context.Context, reqs []*canasta.RedemptionRequest) ([]canasta.RedeemResult, error) {
-	stmts, err := s.statements(ctx)
+	results, durable, err := s.RedeemBatchPipelined(ctx, reqs)
 	if err != nil {
 		return nil, err
 	}
+	if err := durable(); err != nil {
+		return nil, fmt.Errorf("commit %d redemptions: %w", len(reqs), err)
+	}
+	return results, nil
+}
+
+// RedeemBatchPipelined applies reqs as RedeemBatch does, but returns once
+// the batch is committed, before it is durable, so the caller can apply
+// the next batch while this one is flushed. The results count only once
+// durable has returned nil; an error from it leaves the outcome unknown.
+func (s *RedemptionService) RedeemBatchPipelined(ctx context.Context, reqs []*canasta.RedemptionRequest) (_ []canasta.RedeemResult, durable func() error, _ error) {
+	stmts, err := s.statements(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	tx, err := s.db.beginWrite(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tx.Rollback()
 
 	b := newRedemptionBatch(ctx, tx, stmts)
 	if err := b.load(reqs); err != nil {
-		return nil, fmt.Errorf("redeem batch of %d: %w", len(reqs), err)
+		return nil, nil, fmt.Errorf("redeem batch of %d: %w", len(reqs), err)
 	}
 	results := make([]canasta.RedeemResult, len(reqs))
 	for i, req := range reqs {
 		r, replay, err := b.redeem(req)
 		if canasta.ErrorCode(err) == canasta.EINTERNAL {
-			return nil, fmt.Errorf("redeem %s: %w", req.RequestID, err)
+			return nil, nil, fmt.Errorf("redeem %s: %w", req.RequestID, err)
 		}
 		results[i] = canasta.RedeemResult{Receipt: r, Replay: replay, Err: err}
 	}
 	if err := b.write(); err != nil {
-		return nil, fmt.Errorf("redeem batch of %d: %w", len(reqs), err)
+		return nil, nil, fmt.Errorf("redeem batch of %d: %w", len(reqs), err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit %d redemptions: %w", len(reqs), err)
+	n, err := tx.commitMade()
+	if err != nil {
+		return nil, nil, fmt.Errorf("commit %d redemptions: %w", len(reqs), err)
 	}
-	return results, nil
+	return results, func() error { return s.db.flush.wait(n) }, nil
 }
 
 // FindRedemptionByRequestID returns a committed receipt. ENOTFOUND.

@@ -6,24 +6,31 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/canasta/canasta"
 )
 
-// TokenService issues and checks staff bearer tokens. Every call reads the
-// database, so a token created or revoked by another process counts at
-// once.
+// TokenService issues and checks staff bearer tokens. A token created or
+// revoked by another process counts from its next request on.
 //
-// Authenticate is on every API request's path. Concurrent calls share
-// reads: each call waits for the next read that begins after it arrived,
-// and that read looks up every secret waiting for it in one statement. A
-// call is therefore answered from the database as it was at or after the
-// call began, as if it had read alone, so a revocation committed by any
-// process before the call is seen; under load one read serves many
-// calls instead of one each.
+// Authenticate is on every API request's path. A token it found live is
+// kept in memory, and used again only while the revocation stamp is
+// unchanged: RevokeToken, in whatever process, appends a byte to the file
+// beside the database (revocationStamp) before and after its commit, and
+// every call reads the file's size and time, one system call, before it
+// trusts the memory. A new token is never in memory, so it is looked up.
+// Entries also expire after tokenCacheTTL, in case a revoking process died
+// between its commit and its stamp.
+//
+// Calls that must read share reads: each call waits for the next read
+// that begins after it arrived, and that read looks up every secret
+// waiting for it in one statement. A call is therefore answered from the
+// database as it was at or after the call began, as if it had read alone.
 type TokenService struct {
 	db *DB
 
@@ -31,6 +38,83 @@ type TokenService struct {
 	waiting []*authCall // for the next read
 	reading bool        // a reader goroutine is serving waiting calls
 	lookup  *sql.Stmt   // prepared on the DB's lookup connections
+
+	cacheMu sync.Mutex
+	stamp   fileStamp              // of the revocation file when cached was filled
+	cached  map[string]cachedToken // live tokens by hash
+}
+
+// tokenCacheTTL bounds how long a token found live is trusted without
+// reading the database, whatever the revocation stamp says.
+const tokenCacheTTL = 5 * time.Second
+
+type cachedToken struct {
+	tok *canasta.Token
+	at  time.Time
+}
+
+// fileStamp is what changes when a byte is appended to a file.
+type fileStamp struct {
+	size int64
+	mod  time.Time
+}
+
+// revocationStamp is the stamp of the file RevokeToken appends to, or
+// false if it cannot be read, in which case nothing is cached.
+func (s *TokenService) revocationStamp() (fileStamp, bool) {
+	fi, err := os.Stat(s.db.revocationsPath())
+	if err != nil {
+		return fileStamp{}, false
+	}
+	return fileStamp{fi.Size(), fi.ModTime()}, true
+}
+
+// stampRevocation appends to the revocation file, so every process drops
+// the tokens it keeps in memory.
+func (s *TokenService) stampRevocation() error {
+	f, err := os.OpenFile(s.db.revocationsPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("stamp revocation: %w", err)
+	}
+	_, err = f.Write([]byte{'\n'})
+	return errors.Join(err, f.Close())
+}
+
+// fromCache returns the live token for hash kept in memory under stamp.
+func (s *TokenService) fromCache(hash []byte, stamp fileStamp, now time.Time) *canasta.Token {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if s.stamp != stamp {
+		s.stamp, s.cached = stamp, nil
+		return nil
+	}
+	c, ok := s.cached[string(hash)]
+	if !ok || now.Sub(c.at) > tokenCacheTTL {
+		return nil
+	}
+	cp := *c.tok
+	return &cp
+}
+
+// remember keeps a live token read from the database, unless the stamp
+// changed since the call read it: the read may predate a revocation.
+func (s *TokenService) remember(hash []byte, stamp fileStamp, tok *canasta.Token, now time.Time) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if s.stamp != stamp {
+		return
+	}
+	if s.cached == nil {
+		s.cached = map[string]cachedToken{}
+	}
+	cp := *tok
+	s.cached[string(hash)] = cachedToken{&cp, now}
+}
+
+func (s *TokenService) forget() {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	s.cached = nil
 }
 
 // authCall is one Authenticate call waiting for a read.
@@ -95,7 +179,15 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*canast
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	c := &authCall{hash: canasta.HashTokenSecret(secret), done: make(chan struct{})}
+	hash := canasta.HashTokenSecret(secret)
+	stamp, stamped := s.revocationStamp()
+	now := time.Now()
+	if stamped {
+		if tok := s.fromCache(hash, stamp, now); tok != nil {
+			return tok, nil
+		}
+	}
+	c := &authCall{hash: hash, done: make(chan struct{})}
 	s.mu.Lock()
 	s.waiting = append(s.waiting, c)
 	if !s.reading {
@@ -118,6 +210,9 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*canast
 	}
 	if c.tok == nil || c.tok.RevokedAt != nil {
 		return nil, unauthorized
+	}
+	if stamped {
+		s.remember(hash, stamp, c.tok, now)
 	}
 	return c.tok, nil
 }
@@ -215,6 +310,18 @@ func (s *TokenService) lookupStmt(ctx context.Context, conn *sql.DB) (*sql.Stmt,
 // RevokeToken revokes a token; revoking a revoked token keeps the first
 // revocation time. ENOTFOUND if none.
 func (s *TokenService) RevokeToken(ctx context.Context, id int64) error {
+	if err := s.stampRevocation(); err != nil {
+		return err
+	}
+	s.forget()
+	if err := s.revokeToken(ctx, id); err != nil {
+		return err
+	}
+	s.forget()
+	return s.stampRevocation()
+}
+
+func (s *TokenService) revokeToken(ctx context.Context, id int64) error {
 	tx, err := s.db.beginWrite(ctx)
 	if err != nil {
 		return err

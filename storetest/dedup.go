@@ -239,3 +239,169 @@ func countPersonRecords(tb testing.TB, svc canasta.PersonRecordService) int {
 	}
 	return n
 }
+
+// importedHousehold is a household to import, one member, with source ids
+// taken from its name.
+func importedHousehold(name, given, family, birth, nid, line string) *canasta.Household {
+	h := dedupHousehold(given, family, birth, nid, line)
+	h.SourceID, h.Members[0].SourceID = "H-"+name, "P-"+name
+	return h
+}
+
+// dedupImportBatches are two import batches: a duplicate inside the first
+// (rosa2 of rosa), and in the second one of the first batch's person
+// (juan2 of juan) and one between a new household and a new member of a
+// household of the first batch (wilmer2 of wilmer, who joins mary's
+// household).
+func dedupImportBatches() (first, second []*canasta.Household) {
+	first = []*canasta.Household{
+		importedHousehold("juan", "Juan Carlos", "García López", "1980-05-12", "1234567897", "Calle 12 #34-56"),
+		importedHousehold("mary", "Mary", "Smith", "1975-01-30", "9876543217", "14 Elm Street"),
+		importedHousehold("rosa", "Rosa Elena", "Peña Ortiz", "1992-03-04", "4445556661", "Carrera 9 #9-9"),
+		importedHousehold("rosa2", "Rosa Elena", "Pena Ortiz", "1992-03-04", "4445556661", "Calle 80 #1-10"),
+	}
+	grown := importedHousehold("mary", "Mary", "Smith", "1975-01-30", "9876543217", "14 Elm Street")
+	grown.Members = append(grown.Members, &canasta.Person{SourceID: "P-wilmer", GivenName: "Wilmer", FamilyName: "Quintero Núñez",
+		BirthDate: "1990-07-01", Sex: "M", NationalID: "5556667778", Relationship: "spouse"})
+	second = []*canasta.Household{
+		importedHousehold("juan2", "Jaun Carlos", "García López", "1980-05-12", "1234567897", "Avenida 5 #6-7"),
+		grown,
+		importedHousehold("wilmer2", "Wilmer", "Quintero Nuñez", "1990-07-01", "5556667778", "Calle 3 #4-5"),
+		importedHousehold("ana", "Ana María", "Restrepo", "2001-11-23", "7778889990", "Transversal 2 #3-4"),
+	}
+	return first, second
+}
+
+func testDedupImport(t *testing.T, opener Opener) {
+	f := open(t, opener)
+	st := f.Dedup
+	ctx := staff(canasta.PurposeEnrollment)
+	first, second := dedupImportBatches()
+	mustImport(t, f.Store, first)
+	got, err := st.Cases.ScreenImported(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PersonsScreened != 4 || got.DedupCasesOpened != 1 || got.DuplicateCandidates != len(got.Candidates) || got.DuplicateCandidates < 1 {
+		t.Fatalf("first batch screening = %+v", got)
+	}
+	mustImport(t, f.Store, second)
+	got, err = st.Cases.ScreenImported(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PersonsScreened != 4 || got.DedupCasesOpened != 2 {
+		t.Fatalf("second batch screening = %+v, want 4 persons screened (not mary, there before) and 2 cases", got)
+	}
+	for _, c := range got.Candidates {
+		if c.ForPersonID == "" || c.PersonID == "" || c.Score < canasta.CandidateThreshold {
+			t.Errorf("candidate %+v", c)
+		}
+	}
+
+	// person names each imported person by the name in their source id.
+	person := map[string]string{}
+	for _, h := range append(first, second...) {
+		for _, m := range h.Members {
+			if m.ID != "" {
+				person[m.ID] = m.SourceID[len("P-"):]
+			}
+		}
+	}
+	cases := func() map[string]*canasta.DedupCase {
+		t.Helper()
+		cs, err := st.Cases.FindDedupCases(staff(canasta.PurposeDataCorrection), canasta.DedupCaseFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byPair := map[string]*canasta.DedupCase{}
+		for _, c := range cs {
+			byPair[person[c.PersonID]+" keeps "+person[c.KeepPersonID]] = c
+		}
+		return byPair
+	}
+	t.Run("OneCasePerPairEarlierKept", func(t *testing.T) {
+		got := cases()
+		if len(got) != 3 || got["rosa2 keeps rosa"] == nil || got["juan2 keeps juan"] == nil || got["wilmer2 keeps wilmer"] == nil {
+			t.Fatalf("cases = %v, want rosa2 keeps rosa, juan2 keeps juan, wilmer2 keeps wilmer", got)
+		}
+		if c := got["juan2 keeps juan"]; c.Status != canasta.DedupCaseOpen || c.Score < canasta.ReviewThreshold {
+			t.Errorf("case %+v", c)
+		}
+	})
+
+	t.Run("ScreenAgainOpensNothing", func(t *testing.T) {
+		again, err := st.Cases.ScreenImported(ctx, second)
+		if err != nil || again.DedupCasesOpened != 0 {
+			t.Fatalf("screening the batch again = %+v, %v", again, err)
+		}
+		for _, c := range again.Candidates {
+			if c.Score >= canasta.ReviewThreshold && c.CaseID == 0 {
+				t.Errorf("likely candidate %+v without its case", c)
+			}
+		}
+		first, second := dedupImportBatches()
+		for _, batch := range [][]*canasta.Household{first, second} {
+			if res := mustImport(t, f.Store, batch); res.PersonsCreated != 0 {
+				t.Fatalf("re-import created %+v", res)
+			}
+			got, err := st.Cases.ScreenImported(ctx, batch)
+			if err != nil || got.PersonsScreened != 0 || got.DedupCasesOpened != 0 {
+				t.Fatalf("re-import screening = %+v, %v", got, err)
+			}
+		}
+		if n := len(cases()); n != 3 {
+			t.Errorf("%d cases after re-import, want 3", n)
+		}
+	})
+
+	t.Run("OpenDedupCases", func(t *testing.T) {
+		tests := []struct {
+			name  string
+			pairs []canasta.DuplicatePair
+			want  int
+		}{
+			{"Existing", []canasta.DuplicatePair{{A: "P-juan", B: "P-juan2", Score: 0.9}, {A: "P-rosa", B: "P-rosa2", Score: 0.9}}, 0},
+			{"ExistingReversed", []canasta.DuplicatePair{{A: "P-juan2", B: "P-juan", Score: 0.9}}, 0},
+			{"New", []canasta.DuplicatePair{{A: "P-ana", B: "P-mary", Score: 0.7}, {A: "P-juan", B: "P-ana", Score: 0.6}}, 2},
+			{"NewAgain", []canasta.DuplicatePair{{A: "P-mary", B: "P-ana", Score: 0.7}}, 0},
+			{"SamePerson", []canasta.DuplicatePair{{A: "P-ana", B: "P-ana", Score: 1}}, 0},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				n, err := st.Cases.OpenDedupCases(context.Background(), tt.pairs)
+				if err != nil || n != tt.want {
+					t.Fatalf("opened %d, %v; want %d", n, err, tt.want)
+				}
+			})
+		}
+		got := cases()
+		if len(got) != 5 || got["ana keeps mary"] == nil || got["ana keeps juan"] == nil || got["ana keeps mary"].Score != 0.7 {
+			t.Errorf("cases = %v, want ana reviewed against mary and juan, registered earlier", got)
+		}
+		_, err := st.Cases.OpenDedupCases(context.Background(), []canasta.DuplicatePair{{A: "P-juan", B: "P-nobody", Score: 0.9}})
+		wantCode(t, err, canasta.ENOTFOUND)
+	})
+
+	t.Run("PersonIDWithoutSourceID", func(t *testing.T) {
+		h := mustCreateHousehold(t, f.Store, dedupHousehold("Mary", "Smyth", "1975-01-30", "9876543217", "14 Elm St"))
+		n, err := st.Cases.OpenDedupCases(ctx, []canasta.DuplicatePair{{A: h.Members[0].ID, B: "P-mary", Score: 0.8}})
+		if err != nil || n != 1 {
+			t.Fatalf("opened %d, %v; want 1", n, err)
+		}
+	})
+
+	t.Run("RegistrarsOnly", func(t *testing.T) {
+		for _, role := range []canasta.Role{canasta.RoleOperator, canasta.RoleAuditor} {
+			ctx := canasta.NewContextWithActor(context.Background(), &canasta.Actor{TokenID: 9, Name: "till", Role: role})
+			_, err := st.Cases.ScreenImported(ctx, second)
+			wantCode(t, err, canasta.EFORBIDDEN)
+			_, err = st.Cases.OpenDedupCases(ctx, []canasta.DuplicatePair{{A: "P-juan", B: "P-mary", Score: 0.9}})
+			wantCode(t, err, canasta.EFORBIDDEN)
+		}
+		admin := canasta.NewContextWithActor(context.Background(), &canasta.Actor{TokenID: 1, Name: "ops", Role: canasta.RoleAdmin})
+		if _, err := st.Cases.ScreenImported(admin, second); err != nil {
+			t.Errorf("admin: %v", err)
+		}
+	})
+}

@@ -153,6 +153,7 @@ func RunStoreTests(t *testing.T, opener Opener) {
 		{"CardsConcurrentReissue", testCardsConcurrentReissue},
 		{"Rights", testRights},
 		{"Dedup", testDedup},
+		{"DedupImport", testDedupImport},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

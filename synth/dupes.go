@@ -264,15 +264,7 @@ func applyNoise(r *rand.Rand, p *canasta.Person, noise string) bool {
 		}
 		p.GivenName, p.FamilyName = p.FamilyName, p.GivenName
 	case NoiseMissingName:
-		if w := strings.Fields(p.FamilyName); len(w) == 2 {
-			p.FamilyName = w[0]
-		} else if w := strings.Fields(p.GivenName); len(w) == 2 {
-			p.GivenName = w[r.IntN(2)]
-		} else if p.FamilyName != "" && r.IntN(3) == 0 {
-			p.FamilyName = ""
-		} else {
-			return false
-		}
+		return dropNamePart(r, p)
 	case NoiseNickname:
 		first, rest, _ := strings.Cut(p.GivenName, " ")
 		nicks := nicknamesOf[first]
@@ -329,6 +321,31 @@ func applyNoise(r *rand.Rand, p *canasta.Person, noise string) bool {
 			return false
 		}
 		p.NationalID = ""
+	default:
+		return false
+	}
+	return true
+}
+
+// dropNamePart leaves out one of two surnames, most often the second
+// (the mother's, which many forms have no room for), or one of two given
+// names, or, rarely, the surname altogether.
+func dropNamePart(r *rand.Rand, p *canasta.Person) bool {
+	first, second, two := splitSurnames(p.FamilyName)
+	givens := strings.Fields(p.GivenName)
+	switch {
+	case two && (len(givens) != 2 || r.IntN(4) != 0):
+		p.FamilyName = first
+		if chance(r, 200) {
+			p.FamilyName = second
+		}
+	case len(givens) == 2:
+		p.GivenName = givens[0]
+		if chance(r, 300) {
+			p.GivenName = givens[1]
+		}
+	case p.FamilyName != "" && p.GivenName != "" && r.IntN(3) == 0:
+		p.FamilyName = ""
 	default:
 		return false
 	}

@@ -320,19 +320,15 @@ func childFamily(head, father, mother *member) [2]string {
 	}
 }
 
-// name draws a given name and surnames for m. A few people are known by a
-// single name.
+// name draws a given name and surnames for m: Hispanic people mostly
+// carry two, the father's first surname and the mother's first.
 func (g *Generator) name(m *member, c culture) {
 	r := g.r
-	m.p.GivenName = givenNames(c, m.female).pick(r)
-	if c == hispanic {
-		m.family[0] = hispanicFamily.pick(r)
-		if chance(r, 650) {
-			m.family[1] = hispanicFamily.pick(r)
-		}
-		return
+	m.p.GivenName = givenName(r, c, m.female)
+	m.family[0] = surname(r, c)
+	if c == hispanic && chance(r, hispanicTwoSurnameMill) {
+		m.family[1] = surname(r, c)
 	}
-	m.family[0] = anglophoneFamily.pick(r)
 }
 
 // record writes the person's recorded fields from their true ones, with

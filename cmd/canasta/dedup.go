@@ -25,11 +25,12 @@ func runDedup(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	clusters := fs.String("clusters", "", "CSV file of the transitive clusters to write")
 	truth := fs.String("truth", "", "CSV file of the true pairs of source ids; prints precision, recall and F1")
 	workers := fs.Int("workers", 0, "comparison workers (default: one per CPU)")
+	openCases := fs.Bool("open-cases", false, "open a review case for every written pair scoring at least 0.5 (or --threshold if higher)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *out == "" || fs.NArg() != 0 {
-		return fmt.Errorf("usage: canasta dedup --data DIR | --db URL --out pairs.csv [--threshold P] [--clusters FILE] [--truth FILE]")
+		return fmt.Errorf("usage: canasta dedup --data DIR | --db URL --out pairs.csv [--threshold P] [--clusters FILE] [--truth FILE] [--open-cases]")
 	}
 	if *threshold <= 0 || *threshold > 1 {
 		return fmt.Errorf("--threshold must be above 0 and at most 1")
@@ -95,6 +96,19 @@ func runDedup(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *clusters != "" {
 		fmt.Fprintf(stdout, "Clusters: %d written to %s\n", groups, *clusters)
 	}
+	if *openCases {
+		least := max(*threshold, canasta.ReviewThreshold)
+		opened, err := openDedupCases(ctx, st.dedup, recs, res.Pairs, least, stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Review cases opened: %d (pairs at or above %g)\n", opened, least)
+	}
+	stages := ""
+	for _, s := range res.Stages {
+		stages += fmt.Sprintf(" %s %s", s.Name, s.Time.Round(time.Millisecond))
+	}
+	fmt.Fprintf(stdout, "Stages:%s\n", stages)
 	fmt.Fprintf(stdout, "Time: %s\n", time.Since(start).Round(time.Millisecond))
 	if want == nil {
 		return nil
@@ -111,27 +125,80 @@ func runDedup(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// casesPerCall is how many pairs one call opens cases for, in one
+// transaction that holds the store's write lock.
+const casesPerCall = 500
+
+// openDedupCases opens a review case for every pair scoring at least
+// least, and returns how many it newly opened.
+func openDedupCases(ctx context.Context, svc canasta.DedupService, recs []dedup.Record, pairs []dedup.Pair, least float64,
+	stderr io.Writer) (int, error) {
+	var likely []canasta.DuplicatePair
+	for _, p := range pairs {
+		if p.Score >= least {
+			likely = append(likely, canasta.DuplicatePair{A: recordName(&recs[p.A]), B: recordName(&recs[p.B]), Score: p.Score})
+		}
+	}
+	bar := newCountBar(len(likely), "opening review cases", stderr)
+	opened := 0
+	for i := 0; i < len(likely); i += casesPerCall {
+		part := likely[i:min(i+casesPerCall, len(likely))]
+		n, err := svc.OpenDedupCases(ctx, part)
+		if err != nil {
+			return opened, fmt.Errorf("open review cases: %w", err)
+		}
+		opened += n
+		bar.Add(len(part))
+	}
+	bar.Finish()
+	return opened, nil
+}
+
 // readPersonRecords reads and prepares every person, numbering
-// households as they come: a household's members come together.
+// households as they come: a household's members come together. Records
+// are prepared in another goroutine, in batches, while the store reads on.
 func readPersonRecords(ctx context.Context, svc canasta.PersonRecordService, stderr io.Writer) ([]dedup.Record, error) {
 	n, err := svc.CountPersonRecords(ctx)
 	if err != nil {
 		return nil, err
 	}
 	bar := newCountBar(n, "reading persons", stderr)
+	type batch struct {
+		persons    []*canasta.PersonRecord
+		households []int32
+	}
+	const batchSize = 4096
+	batches := make(chan batch, 8)
 	recs := make([]dedup.Record, 0, n)
+	prepared := make(chan struct{})
+	go func() {
+		defer close(prepared)
+		for b := range batches {
+			for i, p := range b.persons {
+				recs = append(recs, dedup.NewRecord(p, b.households[i]))
+			}
+			bar.Set(len(recs))
+		}
+	}()
 	household, last := int32(-1), ""
+	var cur batch
 	err = svc.EachPersonRecord(ctx, func(p *canasta.PersonRecord) error {
 		if p.HouseholdID != last {
 			household, last = household+1, p.HouseholdID
 		}
-		recs = append(recs, dedup.NewRecord(p, household))
-		if len(recs)%4096 == 0 {
-			bar.Set(len(recs))
+		cur.persons = append(cur.persons, p)
+		cur.households = append(cur.households, household)
+		if len(cur.persons) == batchSize {
+			batches <- cur
+			cur = batch{}
 		}
 		return nil
 	})
-	bar.Set(len(recs))
+	if len(cur.persons) > 0 {
+		batches <- cur
+	}
+	close(batches)
+	<-prepared
 	bar.Finish()
 	if err != nil {
 		return nil, fmt.Errorf("read persons: %w", err)
