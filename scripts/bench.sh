@@ -140,6 +140,7 @@ echo "batch512 / batch1         $(ratio "${RATE[batch512]}" "${RATE[batch1]}")"
 echo "http hot / spread         $(ratio "${RATE[http-hot]}" "${RATE[http]}")  (target >= 0.8)"
 echo "http hot point / spread   $(ratio "${RATE[http-hot-point]}" "${RATE[http]}")  (target >= 0.8)"
 echo "engine hot / spread       $(ratio "${RATE[engine-hot]}" "${RATE[engine]}")  (target >= 0.8)"
+echo "engine hot point / spread $(ratio "${RATE[engine-hot-point]}" "${RATE[engine]}")  (target >= 0.8)"
 if [[ -n "${RATE[pg-engine]:-}" ]]; then
 	best_direct=$(( RATE[pg-direct] > RATE[pg-direct-16] ? RATE[pg-direct] : RATE[pg-direct-16] ))
 	echo "pg engine / pg direct     $(ratio "${RATE[pg-engine]}" "$best_direct")  (target >= 3; the better of 16 and 64 clients)"
