@@ -113,15 +113,18 @@ bench ceiling --ceiling --clients 64
 bench http --http --clients 64
 bench http-hot --http --clients 64 --hot
 bench http-hot-point --http --clients 64 --hot-point
-bench engine --clients 256
-bench engine-hot --clients 256 --hot
-bench engine-hot-point --clients 256 --hot-point
+# The engine in process with as many clients as the curve: with 256, half
+# of them wait for the batch being flushed and the writer idles between
+# batches (BENCHMARKS.md).
+bench engine --clients 512
+bench engine-hot --clients 512 --hot
+bench engine-hot-point --clients 512 --hot-point
 for b in 1 8 64 512; do
 	bench "batch$b" --clients 512 --batch "$b" --serial
 done
 bench direct --clients 16 --direct
 bench http-half-peak --http --clients 64 --rate "$((RATE[http] / 2))"
-bench engine-half-peak --clients 256 --rate "$((RATE[engine] / 2))"
+bench engine-half-peak --clients 512 --rate "$((RATE[engine] / 2))"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
