@@ -3,8 +3,12 @@ package canasta
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math/big"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -161,7 +165,7 @@ type fastEvaluator interface {
 
 // DryRunPlan is a proposal and the current rule compiled for one dry run.
 // Every store's dry run uses it, so they count alike. It is safe for
-// concurrent use; each goroutine keeps its own DryRunTally.
+// concurrent use; each goroutine keeps its own dryRunTally.
 type DryRunPlan struct {
 	req      DryRunRequest
 	current  *Program
@@ -204,9 +208,78 @@ func CompileDryRun(engine RuleEngine, req *DryRunRequest, current *Program, sche
 // Baseline returns what the plan compares against.
 func (p *DryRunPlan) Baseline() string { return p.baseline }
 
-// DryRunTally counts the outcomes for the households one goroutine
+// DryRunHousehold is a household a store read for a dry run: Key is the
+// store's permanent number for it, which picks the sample and later finds
+// its id, and Stored its grant from the program in the period (0 for
+// none), used with the grants baseline.
+type DryRunHousehold struct {
+	Key       int64
+	Household *Household
+	Stored    int64
+}
+
+// Run evaluates the plan over the registry, read as a cycle reads it: in
+// ranges of rangeSize keys from 1 to maxKey, taken in turn by readers
+// goroutines that each call readRange, and evaluated on GOMAXPROCS
+// workers that each keep their own tally. The first error stops the run.
+// The sample's household ids, and with the grants baseline the stored
+// explanations of sampled households that held a grant, are left for the
+// store to fill in: keys[i] is the key of Sample[i].
+func (p *DryRunPlan) Run(ctx context.Context, readers int, maxKey, rangeSize int64,
+	readRange func(ctx context.Context, first, last int64) ([]DryRunHousehold, error)) (res *DryRun, keys []int64, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	batches := make(chan []DryRunHousehold, 2)
+	var reading, working sync.WaitGroup
+	var next atomic.Int64
+	for range readers {
+		reading.Go(func() {
+			for {
+				first := next.Add(1)*rangeSize - rangeSize + 1
+				if first > maxKey {
+					return
+				}
+				b, err := readRange(ctx, first, min(first+rangeSize-1, maxKey))
+				if err != nil {
+					cancel(err)
+					return
+				}
+				if len(b) == 0 {
+					continue
+				}
+				select {
+				case batches <- b:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		reading.Wait()
+		close(batches)
+	}()
+	tallies := make([]*dryRunTally, runtime.GOMAXPROCS(0))
+	for i := range tallies {
+		tallies[i] = &dryRunTally{}
+		working.Go(func() {
+			for b := range batches {
+				for _, h := range b {
+					p.evaluate(tallies[i], h.Key, h.Household, h.Stored)
+				}
+			}
+		})
+	}
+	working.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, nil, fmt.Errorf("dry run of program %d: %w", p.current.ID, err)
+	}
+	return p.result(tallies)
+}
+
+// dryRunTally counts the outcomes for the households one goroutine
 // evaluated.
-type DryRunTally struct {
+type dryRunTally struct {
 	counts         [5]int // by outcome index
 	errors         int
 	baselineErrors int
@@ -230,14 +303,9 @@ type dryRunCandidate struct {
 	sample    DryRunSample
 }
 
-// NewTally returns an empty tally for one goroutine.
-func (p *DryRunPlan) NewTally() *DryRunTally { return &DryRunTally{} }
-
-// Evaluate counts one household. key is the store's permanent number for
-// it, which picks the sample and later finds its id; stored is its grant
-// from the program in the period (0 for none), used with the grants
-// baseline.
-func (p *DryRunPlan) Evaluate(t *DryRunTally, key int64, h *Household, stored int64) {
+// evaluate counts one household (DryRunHousehold says what key and
+// stored are).
+func (p *DryRunPlan) evaluate(t *dryRunTally, key int64, h *Household, stored int64) {
 	facts := NewFacts(h, p.day)
 	before := stored
 	if p.baseline == DryRunBaselineRule {
@@ -302,7 +370,7 @@ func evaluateFast(r Rule, f *Facts) (Grant, error) {
 // is among the lowest of its outcome. Ranks are a hash of the key, so the
 // sample is spread over the registry yet the same on every run; the
 // explanations are computed only for candidates.
-func (p *DryRunPlan) consider(t *DryRunTally, outcome int, key int64, facts *Facts, before, after int64) {
+func (p *DryRunPlan) consider(t *dryRunTally, outcome int, key int64, facts *Facts, before, after int64) {
 	rank := sampleRank(key)
 	cands := t.sample[outcome]
 	worst := -1
@@ -356,11 +424,8 @@ func sampleRank(key int64) int64 {
 	return int64((z ^ (z >> 31)) >> 1)
 }
 
-// Result merges the tallies into the dry run's result. The sample's
-// household ids, and with the grants baseline the stored explanations of
-// sampled households that held a grant, are left for the store to fill
-// in: keys[i] is the key of Sample[i].
-func (p *DryRunPlan) Result(tallies []*DryRunTally) (res *DryRun, keys []int64, err error) {
+// result merges the tallies into the dry run's result.
+func (p *DryRunPlan) result(tallies []*dryRunTally) (res *DryRun, keys []int64, err error) {
 	res = &DryRun{ProgramID: p.current.ID, Period: p.req.Period, Baseline: p.baseline, Sample: []DryRunSample{}}
 	var before, after int64
 	var cands [3][]dryRunCandidate

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/canasta/canasta"
 	"github.com/jackc/pgx/v5"
@@ -23,13 +20,6 @@ var _ canasta.DryRunService = (*DryRunService)(nil)
 // NewDryRunService returns the dry-run service on db.
 func NewDryRunService(db *DB) *DryRunService {
 	return &DryRunService{db: db}
-}
-
-// dryRunBatch is a read batch with each household's stored grant from the
-// program (0 for none), in the same order.
-type dryRunBatch struct {
-	households []cycleHousehold
-	stored     []int64
 }
 
 // DryRun reads the registry as a cycle does, in ranges of row ids on a
@@ -53,40 +43,9 @@ func (s *DryRunService) DryRun(ctx context.Context, req *canasta.DryRunRequest) 
 	if err != nil {
 		return nil, err
 	}
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	batches := make(chan dryRunBatch, 2)
-	var readers, workers sync.WaitGroup
-	var next atomic.Int64
-	for range cycleReaders {
-		readers.Go(func() {
-			if err := s.read(ctx, &r, plan.Baseline(), maxHID, &next, batches); err != nil {
-				cancel(err)
-			}
-		})
-	}
-	go func() {
-		readers.Wait()
-		close(batches)
-	}()
-	tallies := make([]*canasta.DryRunTally, runtime.GOMAXPROCS(0))
-	for i := range tallies {
-		tallies[i] = plan.NewTally()
-		workers.Go(func() {
-			for b := range batches {
-				for j, ch := range b.households {
-					plan.Evaluate(tallies[i], ch.hid, ch.h, b.stored[j])
-				}
-			}
-		})
-	}
-	workers.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, fmt.Errorf("dry run of program %d: %w", r.ProgramID, err)
-	}
-
-	res, keys, err := plan.Result(tallies)
+	res, keys, err := plan.Run(ctx, cycleReaders, maxHID, cycleReadBatch, func(ctx context.Context, first, last int64) ([]canasta.DryRunHousehold, error) {
+		return s.readBatch(ctx, &r, plan.Baseline(), first, last)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -140,40 +99,23 @@ func (s *DryRunService) plan(ctx context.Context, req *canasta.DryRunRequest) (*
 	return plan, maxHID, nil
 }
 
-// read sends batches of the households with row ids up to maxHID, ranges
-// taken in turn from next.
-func (s *DryRunService) read(ctx context.Context, req *canasta.DryRunRequest, baseline string, maxHID int64, next *atomic.Int64, out chan<- dryRunBatch) error {
-	for {
-		first := next.Add(1)*cycleReadBatch - cycleReadBatch + 1
-		if first > maxHID {
-			return nil
-		}
-		b, err := s.readBatch(ctx, req, baseline, first, min(first+cycleReadBatch-1, maxHID))
-		if err != nil {
-			return err
-		} else if len(b.households) == 0 {
-			continue
-		}
-		select {
-		case out <- b:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
-}
-
-func (s *DryRunService) readBatch(ctx context.Context, req *canasta.DryRunRequest, baseline string, first, last int64) (dryRunBatch, error) {
+// readBatch reads the households with row ids first to last and, with the
+// grants baseline, their stored grants from the program.
+func (s *DryRunService) readBatch(ctx context.Context, req *canasta.DryRunRequest, baseline string, first, last int64) ([]canasta.DryRunHousehold, error) {
 	ctx, tx, err := s.db.beginRead(ctx)
 	if err != nil {
-		return dryRunBatch{}, err
+		return nil, err
 	}
 	defer tx.release()
 
 	hs, err := readHouseholdRange(ctx, tx, first, last)
 	if err != nil || len(hs) == 0 {
-		return dryRunBatch{}, err
+		return nil, err
 	}
-	b := dryRunBatch{households: hs, stored: make([]int64, len(hs))}
+	b := make([]canasta.DryRunHousehold, len(hs))
+	for i, ch := range hs {
+		b[i] = canasta.DryRunHousehold{Key: ch.hid, Household: ch.h}
+	}
 	if baseline != canasta.DryRunBaselineGrants {
 		return b, nil
 	}
@@ -181,24 +123,24 @@ func (s *DryRunService) readBatch(ctx context.Context, req *canasta.DryRunReques
 WHERE period = $1 AND household_hid BETWEEN $2 AND $3 AND program_id = $4 ORDER BY household_hid`,
 		string(req.Period), first, last, req.ProgramID)
 	if err != nil {
-		return dryRunBatch{}, fmt.Errorf("read grants: %w", err)
+		return nil, fmt.Errorf("read grants: %w", err)
 	}
 	defer rows.Close()
 	i := 0
 	var hid, granted int64
 	for rows.Next() {
 		if err := rows.Scan(&hid, &granted); err != nil {
-			return dryRunBatch{}, fmt.Errorf("scan grant: %w", err)
+			return nil, fmt.Errorf("scan grant: %w", err)
 		}
 		for i < len(hs) && hs[i].hid < hid {
 			i++
 		}
 		if i < len(hs) && hs[i].hid == hid {
-			b.stored[i] = granted
+			b[i].Stored = granted
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return dryRunBatch{}, fmt.Errorf("read grants: %w", err)
+		return nil, fmt.Errorf("read grants: %w", err)
 	}
 	return b, nil
 }

@@ -111,12 +111,6 @@ func (s *TokenService) remember(hash []byte, stamp fileStamp, tok *canasta.Token
 	s.cached[string(hash)] = cachedToken{&cp, now}
 }
 
-func (s *TokenService) forget() {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	s.cached = nil
-}
-
 // authCall is one Authenticate call waiting for a read.
 type authCall struct {
 	hash []byte
@@ -313,11 +307,9 @@ func (s *TokenService) RevokeToken(ctx context.Context, id int64) error {
 	if err := s.stampRevocation(); err != nil {
 		return err
 	}
-	s.forget()
 	if err := s.revokeToken(ctx, id); err != nil {
 		return err
 	}
-	s.forget()
 	return s.stampRevocation()
 }
 

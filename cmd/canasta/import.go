@@ -109,19 +109,6 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// createdAny reports whether the import created any member of hs: only
-// those carry an id.
-func createdAny(hs []*canasta.Household) bool {
-	for _, h := range hs {
-		for _, m := range h.Members {
-			if m.ID != "" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // screenBatch is how many households one screening transaction covers:
 // it holds the store's write lock, so it stays short while a server runs.
 const screenBatch = 250
@@ -161,7 +148,7 @@ func importAndScreen(ctx context.Context, svc canasta.HouseholdService, screener
 		}
 		for j := 0; j < len(batch); j += screenBatch {
 			part := batch[j:min(j+screenBatch, len(batch))]
-			if !createdAny(part) {
+			if len(canasta.CreatedMembers(part)) == 0 {
 				bar.Add(len(part)) // a re-import: nothing new to screen
 				continue
 			}
