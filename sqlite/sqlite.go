@@ -169,7 +169,7 @@ func (db *DB) Open() (err error) {
 	db.writer.SetMaxIdleConns(1)
 	db.writer.SetConnMaxLifetime(0)
 	db.writer.SetConnMaxIdleTime(0)
-	if err := db.writer.Ping(); err != nil {
+	if err := pingBusy(db.writer, busyWait); err != nil {
 		return fmt.Errorf("open sqlite writer: %w", err)
 	}
 	db.flush = newFlusher(db.Path)
@@ -200,7 +200,7 @@ func (db *DB) Open() (err error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	db.reader.SetMaxOpenConns(n)
 	db.reader.SetMaxIdleConns(n)
-	if err := db.reader.Ping(); err != nil {
+	if err := pingBusy(db.reader, busyWait); err != nil {
 		return fmt.Errorf("open sqlite reader: %w", err)
 	}
 
@@ -210,7 +210,7 @@ func (db *DB) Open() (err error) {
 	}
 	db.lookup.SetMaxOpenConns(2)
 	db.lookup.SetMaxIdleConns(2)
-	if err := db.lookup.Ping(); err != nil {
+	if err := pingBusy(db.lookup, busyWait); err != nil {
 		return fmt.Errorf("open sqlite lookup reader: %w", err)
 	}
 	return nil
@@ -412,6 +412,31 @@ func rowsAffected(r sql.Result) int64 {
 		return 0
 	}
 	return n
+}
+
+// busyWait bounds how long Open retries a file another connection holds
+// locked; it matches busy_timeout.
+const busyWait = 10 * time.Second
+
+// pingBusy opens a first connection, retrying while it fails with
+// SQLITE_BUSY. Switching a new file to WAL needs an exclusive lock, and
+// SQLite returns BUSY at once rather than calling the busy handler when
+// waiting could deadlock, as when several processes open a new file at once.
+func pingBusy(pool *sql.DB, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		err := pool.Ping()
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(delay)
+	}
+}
+
+// isBusy reports whether err is SQLITE_BUSY or one of its extended codes.
+func isBusy(err error) bool {
+	var e *sqlitedriver.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY
