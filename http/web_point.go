@@ -117,7 +117,7 @@ func (s *Server) pointCheck(w http.ResponseWriter, r *http.Request, data pointPa
 		return
 	}
 	data.Check = check
-	data.RequestID = canasta.NewID("rq_")
+	data.RequestID = canasta.NewRequestID(s.now())
 	if data.NothingLeft() && data.State == "" {
 		data.State = "nothing-left"
 	}
@@ -236,7 +236,7 @@ func (s *Server) handlePointRedeem(w http.ResponseWriter, r *http.Request) error
 		if fresh, cerr := s.checkCard(r, data.Code); cerr == nil {
 			check = fresh
 		}
-		data.Check, data.RequestID = check, canasta.NewID("rq_")
+		data.Check, data.RequestID = check, canasta.NewRequestID(s.now())
 		s.render(w, r, ErrorStatusCode(code), "point", "point.title", data)
 		return nil
 	}

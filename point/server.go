@@ -249,7 +249,7 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, 
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	page.Execute(w, pageData{Status: st, Message: msg, RequestID: canasta.NewID("op_")})
+	page.Execute(w, pageData{Status: st, Message: msg, RequestID: canasta.NewRequestID(s.Agent.Store.now())})
 }
 
 func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {

@@ -10,7 +10,8 @@
 #      the HTTP ceiling, the HTTP API, the engine in process, the
 #      group-commit curve (--serial: group commit alone, each batch durable
 #      before the next), hot spots, the one-commit-per-request baseline,
-#      and latency at half the peak;
+#      latency at half the peak, and random request ids against the
+#      time-ordered ones every other run sends (canasta.NewRequestID);
 #   3. the ratios the targets are stated in.
 #
 # Environment:
@@ -109,28 +110,32 @@ else
 	echo "== pgbench: skipped (no /usr/lib/postgresql/*/bin or SKIP_PGBENCH set)"
 fi
 
-bench ceiling --ceiling --clients 64
-bench http --http --clients 64
-bench http-hot --http --clients 64 --hot
-bench http-hot-point --http --clients 64 --hot-point
+# 128 HTTP clients: with 64 the server waits on the flush between batches
+# (BENCHMARKS.md); the ceiling gets the same clients.
+bench ceiling --ceiling --clients 128
+bench http --http --clients 128
+bench http-hot --http --clients 128 --hot
+bench http-hot-point --http --clients 128 --hot-point
+bench http-random-ids --http --clients 128 --random-ids
 # The engine in process with as many clients as the curve: with 256, half
 # of them wait for the batch being flushed and the writer idles between
 # batches (BENCHMARKS.md).
 bench engine --clients 512
 bench engine-hot --clients 512 --hot
 bench engine-hot-point --clients 512 --hot-point
+bench engine-random-ids --clients 512 --random-ids
 for b in 1 8 64 512; do
 	bench "batch$b" --clients 512 --batch "$b" --serial
 done
 bench direct --clients 16 --direct
-bench http-half-peak --http --clients 64 --rate "$((RATE[http] / 2))"
+bench http-half-peak --http --clients 128 --rate "$((RATE[http] / 2))"
 bench engine-half-peak --clients 512 --rate "$((RATE[engine] / 2))"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
 echo "== summary (redemptions/s; ratios against targets)"
 printf '%-22s %8s\n' pgbench_tps "${PGBENCH_TPS:-n/a}"
-for k in pg-engine pg-direct pg-direct-16 ceiling http http-hot http-hot-point engine engine-hot engine-hot-point batch1 batch8 batch64 batch512 direct http-half-peak engine-half-peak; do
+for k in pg-engine pg-direct pg-direct-16 ceiling http http-hot http-hot-point http-random-ids engine engine-hot engine-hot-point engine-random-ids batch1 batch8 batch64 batch512 direct http-half-peak engine-half-peak; do
 	printf '%-22s %8s  p50_ms=%-8s p99_ms=%s\n' "$k" "${RATE[$k]:-n/a}" "${P50[$k]:-}" "${P99[$k]:-}"
 done
 if [[ -n "$PGBENCH_TPS" ]]; then
@@ -144,6 +149,8 @@ echo "http hot / spread         $(ratio "${RATE[http-hot]}" "${RATE[http]}")  (t
 echo "http hot point / spread   $(ratio "${RATE[http-hot-point]}" "${RATE[http]}")  (target >= 0.8)"
 echo "engine hot / spread       $(ratio "${RATE[engine-hot]}" "${RATE[engine]}")  (target >= 0.8)"
 echo "engine hot point / spread $(ratio "${RATE[engine-hot-point]}" "${RATE[engine]}")  (target >= 0.8)"
+echo "http random / ordered ids $(ratio "${RATE[http-random-ids]}" "${RATE[http]}")"
+echo "engine random / ordered   $(ratio "${RATE[engine-random-ids]}" "${RATE[engine]}")"
 if [[ -n "${RATE[pg-engine]:-}" ]]; then
 	best_direct=$(( RATE[pg-direct] > RATE[pg-direct-16] ? RATE[pg-direct] : RATE[pg-direct-16] ))
 	echo "pg engine / pg direct     $(ratio "${RATE[pg-engine]}" "$best_direct")  (target >= 3; the better of 16 and 64 clients)"

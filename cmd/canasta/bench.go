@@ -24,7 +24,7 @@ import (
 	"github.com/canasta/canasta/ledger"
 )
 
-const benchUsage = "usage: canasta bench redeem [--data DIR | --db URL] [--households N] [--clients C] [--duration D] [--http] [--batch N] [--serial] [--committers N] [--hot] [--hot-point] [--direct] [--ceiling] [--rate R]"
+const benchUsage = "usage: canasta bench redeem [--data DIR | --db URL] [--households N] [--clients C] [--duration D] [--http] [--batch N] [--serial] [--committers N] [--hot] [--hot-point] [--direct] [--ceiling] [--rate R] [--random-ids]"
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "redeem" {
@@ -40,7 +40,7 @@ type benchConfig struct {
 	duration, warmup, linger           time.Duration
 	rate                               float64
 	http, hot, hotPoint, direct        bool
-	ceiling, serial                    bool
+	ceiling, serial, randomIDs         bool
 }
 
 // runBenchRedeem sets up its own households, grants and points, drives
@@ -63,6 +63,7 @@ func runBenchRedeem(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.BoolVar(&cfg.serial, "serial", false, "make each batch durable before applying the next (group commit alone, without pipelining)")
 	fs.DurationVar(&cfg.linger, "linger", 0, "how long the engine waits for a fuller batch")
 	fs.IntVar(&cfg.committers, "committers", 1, "batches the engine commits at once (more can help PostgreSQL when round trips, not CPU, bound it)")
+	fs.BoolVar(&cfg.randomIDs, "random-ids", false, "send random request ids instead of time-ordered ones (canasta.NewRequestID)")
 	fs.BoolVar(&cfg.hot, "hot", false, "put all load on one household")
 	fs.BoolVar(&cfg.hotPoint, "hot-point", false, "put all load on one point")
 	fs.BoolVar(&cfg.direct, "direct", false, "bypass the engine: the store's one-transaction-per-request path")
@@ -361,8 +362,12 @@ func drive(ctx context.Context, cfg benchConfig, w *benchWorld, redeem func(cont
 				if sent.After(until) {
 					break
 				}
+				requestID := canasta.NewRequestID(sent)
+				if cfg.randomIDs {
+					requestID = fmt.Sprintf("bench-%s-%d-%d", run, c, n)
+				}
 				req := &canasta.RedemptionRequest{
-					RequestID:   fmt.Sprintf("bench-%s-%d-%d", run, c, n),
+					RequestID:   requestID,
 					PointID:     w.points[rng.IntN(len(w.points))],
 					HouseholdID: w.households[rng.IntN(len(w.households))],
 					Items:       []canasta.RedemptionItem{{ProgramID: w.program, Quantity: 1}},
