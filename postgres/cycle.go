@@ -119,6 +119,16 @@ func (s *CycleService) RunCycle(ctx context.Context, period canasta.Period, prog
 	if err := s.summarize(ctx, sum); err != nil {
 		return nil, err
 	}
+	// A cycle writes a period's grants at once, usually after an import,
+	// and autovacuum may not analyze them for a minute or more. Until it
+	// does, the first redemptions are planned with statistics from before,
+	// and a generic plan cached then (after a statement's fifth run) scans
+	// whole tables on that connection for good.
+	if sum.Created > 0 {
+		if _, err := s.db.pool.Exec(ctx, `ANALYZE households, entitlements`); err != nil {
+			return nil, fmt.Errorf("run cycle %s: analyze: %w", period, err)
+		}
+	}
 	sum.FinishedAt = s.db.now()
 	return sum, nil
 }

@@ -177,6 +177,14 @@ func newRedemptionBatch(tx *Tx) *redemptionBatch {
 
 // The batch's reads, each taking the batch's values as one array.
 const (
+	// indexPlansSQL keeps sequential scans out of the batch's plans for
+	// the rest of its transaction. A batch touches a few rows of large
+	// tables, but a generic plan, cached for good after a statement's
+	// fifth run, is costed with the statistics of that moment: on a new
+	// database, whose receipts table is still empty and not analyzed, it
+	// scans that table for the spent request ids, and every later batch
+	// on the connection scans it again as it grows.
+	indexPlansSQL     = `SELECT set_config('enable_seqscan', 'off', true)`
 	findRequestsSQL   = `SELECT request_id, fingerprint FROM redemptions WHERE request_id = ANY($1::text[])`
 	findPointsSQL     = `SELECT id FROM points WHERE id = ANY($1::bigint[])`
 	findHouseholdsSQL = `SELECT id, hid FROM households WHERE id = ANY($1::text[])`
@@ -211,6 +219,7 @@ func (b *redemptionBatch) load(ctx context.Context, reqs []*canasta.RedemptionRe
 	}
 
 	var batch pgx.Batch
+	batch.Queue(indexPlansSQL)
 	batch.Queue(findPointsSQL, points).Query(func(rows pgx.Rows) error {
 		var id int64
 		_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
