@@ -121,9 +121,9 @@ func (s *CycleService) RunCycle(ctx context.Context, period canasta.Period, prog
 	}
 	// A cycle writes a period's grants at once, usually after an import,
 	// and autovacuum may not analyze them for a minute or more. Until it
-	// does, the first redemptions are planned with statistics from before,
-	// and a generic plan cached then (after a statement's fifth run) scans
-	// whole tables on that connection for good.
+	// does, the statements that follow are planned for the tables as they
+	// were before, and a generic plan a connection fixes meanwhile (after
+	// a statement's fifth run) keeps that choice.
 	if sum.Created > 0 {
 		if _, err := s.db.pool.Exec(ctx, `ANALYZE households, entitlements`); err != nil {
 			return nil, fmt.Errorf("run cycle %s: analyze: %w", period, err)

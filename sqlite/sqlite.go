@@ -88,7 +88,7 @@ func NewDB(path string) *DB {
 // and has the flusher do that wait (flush.go). busy_timeout lets a writer
 // wait for another process's transaction instead of failing at once.
 var commonPragmas = []string{
-	"busy_timeout(10000)",
+	fmt.Sprintf("busy_timeout(%d)", busyWait.Milliseconds()),
 	"foreign_keys(1)",
 	"synchronous(FULL)",
 }
@@ -414,8 +414,8 @@ func rowsAffected(r sql.Result) int64 {
 	return n
 }
 
-// busyWait bounds how long Open retries a file another connection holds
-// locked; it matches busy_timeout.
+// busyWait is how long a connection waits for a lock another holds, and
+// how long Open retries a first connection that finds the file busy.
 const busyWait = 10 * time.Second
 
 // pingBusy opens a first connection, retrying while it fails with
