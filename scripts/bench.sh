@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the figures in BENCHMARKS.md on this machine, in one run:
 #
-#   1. pgbench (TPC-B, 16 clients, 2 threads, 20 s) against a throwaway
-#      local PostgreSQL with fsync on, if /usr/lib/postgresql/*/bin exists,
-#      then the PostgreSQL store on the same server: the engine's batches
+#   1. pgbench (TPC-B, 16 clients, 2 threads, 20 s, twice, the better run
+#      kept) against a throwaway local PostgreSQL with fsync on, if
+#      /usr/lib/postgresql/*/bin exists, then the PostgreSQL store on the same server: the engine's batches
 #      against the store's one transaction per request;
 #   2. `canasta bench redeem` variants on a temporary SQLite store with
 #      full durability (WAL, every commit fsynced before it is answered):
@@ -95,9 +95,17 @@ if [[ -z "${SKIP_PGBENCH:-}" && -n "$PGBIN" && -x "$PGBIN/pgbench" ]]; then
 	as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w -l "$PGDATA/server.log" \
 		-o "-p $PORT -k $PGDATA -c listen_addresses='' -c fsync=on -c synchronous_commit=on" start >/dev/null
 	as_pg "$PGBIN/pgbench" -h "$PGDATA" -p "$PORT" -U postgres -i -s "$PGBENCH_SCALE" -q postgres >/dev/null 2>&1
-	out=$(as_pg "$PGBIN/pgbench" -h "$PGDATA" -p "$PORT" -U postgres -c 16 -j 2 -T "$PGBENCH_SECONDS" postgres 2>&1)
-	echo "$out" | grep -E '^(tps|latency average|number of transactions actually processed)'
-	PGBENCH_TPS=$(echo "$out" | awk '/^tps/ {print int($3); exit}')
+	# Twice, keeping the better: one run's tps moves by a third between
+	# runs here, and every ratio is taken against it.
+	for round in 1 2; do
+		out=$(as_pg "$PGBIN/pgbench" -h "$PGDATA" -p "$PORT" -U postgres -c 16 -j 2 -T "$PGBENCH_SECONDS" postgres 2>&1)
+		echo "$out" | grep -E '^(tps|latency average|number of transactions actually processed)'
+		tps=$(echo "$out" | awk '/^tps/ {print int($3); exit}')
+		if [[ -z "$PGBENCH_TPS" || "$tps" -gt "$PGBENCH_TPS" ]]; then
+			PGBENCH_TPS=$tps
+		fi
+	done
+	echo "pgbench: the better of two runs, $PGBENCH_TPS tps"
 	# The PostgreSQL store on the same server, in a database of its own:
 	# group commit against the store's one transaction per request.
 	as_pg "$PGBIN/createdb" -h "$PGDATA" -p "$PORT" -U postgres canasta
