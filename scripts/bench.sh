@@ -3,8 +3,9 @@
 #
 #   1. pgbench (TPC-B, 16 clients, 2 threads, 20 s, twice, the better run
 #      kept) against a throwaway local PostgreSQL with fsync on, if
-#      /usr/lib/postgresql/*/bin exists, then the PostgreSQL store on the same server: the engine's batches
-#      against the store's one transaction per request;
+#      /usr/lib/postgresql/*/bin exists, then the PostgreSQL store on the
+#      same server: the engine's batches against the store's one
+#      transaction per request;
 #   2. `canasta bench redeem` variants on a temporary SQLite store with
 #      full durability (WAL, every commit fsynced before it is answered):
 #      the HTTP ceiling, the HTTP API, the engine in process, the
