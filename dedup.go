@@ -2,6 +2,7 @@ package canasta
 
 import (
 	"context"
+	"math"
 	"slices"
 	"time"
 )
@@ -82,6 +83,68 @@ func (s *ImportScreening) Add(o ImportScreening) {
 	s.DuplicateCandidates += o.DuplicateCandidates
 	s.DedupCasesOpened += o.DedupCasesOpened
 	s.Candidates = append(s.Candidates, o.Candidates...)
+}
+
+// ImportedHousehold is a household an import batch added members to, as
+// a store reads it back to screen them.
+type ImportedHousehold interface {
+	// Row orders households by registration: a larger row was
+	// registered later.
+	Row() int64
+	// CreatedByBatch reports whether the batch created the household,
+	// so that all its members are new.
+	CreatedByBatch() bool
+	// NewMembers are the members the batch created.
+	NewMembers() []*Person
+}
+
+// ScreenImport is import screening's rule, over the households an import
+// batch added members to, in batch order. A household the batch created
+// was registered after every household that existed before it, so its
+// members are compared with the households registered before their own
+// (and a pair inside one batch is found once); a new member of an older
+// household is compared with everyone registered before the batch. lookup
+// finds a member's candidates, outside its household and among households
+// registered before the row given, with the store's keys for them; open
+// opens the review case for a candidate at ReviewThreshold or above.
+func ScreenImport[H ImportedHousehold, K any](households []H,
+	lookup func(h H, m *Person, before int64, minScore float64, limit int) ([]*DuplicateCandidate, []K, error),
+	open func(h H, m *Person, keep K, score float64) (caseID int64, opened bool, err error),
+) (ImportScreening, error) {
+	var res ImportScreening
+	first := int64(math.MaxInt64)
+	for _, h := range households {
+		if h.CreatedByBatch() {
+			first = min(first, h.Row())
+		}
+	}
+	for _, h := range households {
+		before := first
+		if h.CreatedByBatch() {
+			before = h.Row()
+		}
+		for _, m := range h.NewMembers() {
+			cs, ks, err := lookup(h, m, before, CandidateThreshold, MaxCandidates)
+			if err != nil {
+				return ImportScreening{}, err
+			}
+			for i, c := range cs {
+				if c.Score < ReviewThreshold {
+					continue
+				}
+				var opened bool
+				if c.CaseID, opened, err = open(h, m, ks[i], c.Score); err != nil {
+					return ImportScreening{}, err
+				} else if opened {
+					res.DedupCasesOpened++
+				}
+			}
+			res.PersonsScreened++
+			res.DuplicateCandidates += len(cs)
+			res.Candidates = append(res.Candidates, cs...)
+		}
+	}
+	return res, nil
 }
 
 // HouseholdMembers is a household with some of its members.

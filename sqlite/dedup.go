@@ -696,6 +696,10 @@ type importedHousehold struct {
 	created bool
 }
 
+func (ih *importedHousehold) Row() int64                    { return ih.hid }
+func (ih *importedHousehold) CreatedByBatch() bool          { return ih.created }
+func (ih *importedHousehold) NewMembers() []*canasta.Person { return ih.members }
+
 // ScreenImported looks up duplicates of the persons an import batch
 // created and opens review cases for the likely ones.
 func (s *DedupService) ScreenImported(ctx context.Context, hs []*canasta.Household) (canasta.ImportScreening, error) {
@@ -712,41 +716,16 @@ func (s *DedupService) ScreenImported(ctx context.Context, hs []*canasta.Househo
 	if err != nil {
 		return res, err
 	}
-	// A household the batch created was registered after every household
-	// that existed before it; a new member of an older household is
-	// compared with everyone registered before the batch.
-	first := int64(anyHousehold)
-	for _, ih := range households {
-		if ih.created {
-			first = min(first, ih.hid)
-		}
-	}
-	for _, ih := range households {
-		before := first
-		if ih.created {
-			before = ih.hid
-		}
-		for _, m := range ih.members {
+	res, err = canasta.ScreenImport(households,
+		func(ih *importedHousehold, m *canasta.Person, before int64, minScore float64, limit int) ([]*canasta.DuplicateCandidate, []rowKey, error) {
 			p := &canasta.PersonRecord{Person: *m, Address: ih.address}
-			cs, ks, err := s.lookupDuplicates(ctx, tx, p, ih.hid, before, canasta.CandidateThreshold, canasta.MaxCandidates)
-			if err != nil {
-				return res, err
-			}
-			for i, c := range cs {
-				if c.Score < canasta.ReviewThreshold {
-					continue
-				}
-				var opened bool
-				if c.CaseID, opened, err = openPairCase(ctx, tx, rowKey{ih.hid, ih.lines[m.ID]}, ks[i], c.Score); err != nil {
-					return res, err
-				} else if opened {
-					res.DedupCasesOpened++
-				}
-			}
-			res.PersonsScreened++
-			res.DuplicateCandidates += len(cs)
-			res.Candidates = append(res.Candidates, cs...)
-		}
+			return s.lookupDuplicates(ctx, tx, p, ih.hid, before, minScore, limit)
+		},
+		func(ih *importedHousehold, m *canasta.Person, keep rowKey, score float64) (int64, bool, error) {
+			return openPairCase(ctx, tx, rowKey{ih.hid, ih.lines[m.ID]}, keep, score)
+		})
+	if err != nil {
+		return res, err
 	}
 	if err := tx.Commit(); err != nil {
 		return canasta.ImportScreening{}, fmt.Errorf("commit import screening: %w", err)

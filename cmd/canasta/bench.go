@@ -362,9 +362,11 @@ func drive(ctx context.Context, cfg benchConfig, w *benchWorld, redeem func(cont
 				if sent.After(until) {
 					break
 				}
-				requestID := canasta.NewRequestID(sent)
+				var requestID string
 				if cfg.randomIDs {
 					requestID = fmt.Sprintf("bench-%s-%d-%d", run, c, n)
+				} else {
+					requestID = canasta.NewRequestID(sent)
 				}
 				req := &canasta.RedemptionRequest{
 					RequestID:   requestID,
