@@ -62,7 +62,7 @@ echo "== build"
 CANASTA="$WORK/canasta"
 
 # bench NAME ARGS... runs one canasta bench and keeps its last line.
-declare -A RATE P50 P99
+declare -A RATE P50 P99 CPU
 bench() {
 	local name=$1
 	shift
@@ -70,13 +70,14 @@ bench() {
 	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	local out
 	out=$("$CANASTA" bench redeem --duration "$DURATION" "$@" 2>&1)
-	echo "$out" | grep -E '^(path|engine|latency|error)' || true
+	echo "$out" | grep -E '^(path|engine|latency|cpu|error)' || true
 	local last
 	last=$(echo "$out" | tail -1)
 	echo "$last"
 	RATE[$name]=$(echo "$last" | sed -n 's/.*redemptions\/s=\([0-9]*\).*/\1/p')
 	P50[$name]=$(echo "$last" | sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p')
 	P99[$name]=$(echo "$last" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
+	CPU[$name]=$(echo "$out" | sed -n 's/^cpu: \([0-9.]*\) µs per redemption.*/\1/p')
 }
 
 PGBENCH_TPS=""
@@ -165,4 +166,13 @@ if [[ -n "${RATE[pg-engine]:-}" ]]; then
 	echo "pg engine / pg direct     $(ratio "${RATE[pg-engine]}" "$best_direct")  (target >= 3; the better of 16 and 64 clients)"
 fi
 echo "p99 at half the HTTP peak   ${P99[http-half-peak]} ms  (target < 25)"
+if [[ -n "${CPU[http]:-}" && -n "${CPU[ceiling]:-}" ]]; then
+	# The CPU budget behind the ceiling ratio: the load generator, server
+	# and store share these cores, so a path's CPU time per redemption
+	# bounds its rate even with every core busy.
+	cores=$(nproc)
+	echo "cpu per redemption, µs    ceiling ${CPU[ceiling]}, http ${CPU[http]}, engine ${CPU[engine]:-n/a} (this process, load generator included)"
+	echo "half the ceiling allows   $(awk -v c="$cores" -v r="${RATE[ceiling]}" 'BEGIN { printf "%.1f", c * 1e6 / (r / 2) }') µs per redemption"
+	echo "http bound, cores busy    $(awk -v c="$cores" -v u="${CPU[http]}" -v r="${RATE[ceiling]}" 'BEGIN { printf "%.2f", c * 1e6 / u / r }') of the ceiling at ${CPU[http]} µs per redemption"
+fi
 echo "p99 at half the engine peak ${P99[engine-half-peak]} ms  (target < 25)"

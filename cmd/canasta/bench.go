@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -78,7 +79,7 @@ func runBenchRedeem(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if cfg.ceiling {
 		cfg.http = true
-		res, err := benchCeiling(ctx, cfg)
+		res, err := benchCeiling(ctx, cfg, *cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -294,6 +295,11 @@ type benchResult struct {
 	latencies  []time.Duration
 	window     time.Duration
 	firstErrs  []string
+	// cpu is the CPU time this process used in the window, when the
+	// system reports it: what the budget of a redemption is spent on is
+	// compared across variants by it, since the load generator, server and
+	// store share the same cores.
+	cpu time.Duration
 }
 
 func (r *benchResult) percentile(p float64) time.Duration {
@@ -324,6 +330,10 @@ func (r *benchResult) print(w io.Writer, cfg benchConfig) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	fmt.Fprintf(w, "latency ms: p50=%.2f p90=%.2f p99=%.2f p99.9=%.2f max=%.2f\n",
 		ms(r.percentile(0.50)), ms(r.percentile(0.90)), ms(r.percentile(0.99)), ms(r.percentile(0.999)), ms(r.percentile(1)))
+	if r.cpu > 0 && r.ok > 0 {
+		fmt.Fprintf(w, "cpu: %.1f µs per redemption in this process (load generator included), %.2f of %d cores busy\n",
+			float64(r.cpu.Nanoseconds())/float64(r.ok)/1e3, r.cpu.Seconds()/r.window.Seconds(), runtime.NumCPU())
+	}
 	perSec := int64(float64(r.ok) / r.window.Seconds())
 	fmt.Fprintf(w, "redemptions/s=%d p50_ms=%.2f p99_ms=%.2f errors=%d\n", perSec, ms(r.percentile(0.50)), ms(r.percentile(0.99)), r.errors)
 }
@@ -345,6 +355,7 @@ func drive(ctx context.Context, cfg benchConfig, w *benchWorld, redeem func(cont
 	if cfg.rate > 0 {
 		interval = time.Duration(float64(cfg.clients) / cfg.rate * float64(time.Second))
 	}
+	wg.Go(func() { total.cpu = cpuBetween(ctx, from, until) })
 	for c := range cfg.clients {
 		wg.Go(func() {
 			rng := mrand.New(mrand.NewPCG(uint64(c), uint64(start.UnixNano())))
@@ -408,6 +419,30 @@ func drive(ctx context.Context, cfg benchConfig, w *benchWorld, redeem func(cont
 	wg.Wait()
 	slices.Sort(total.latencies)
 	return total
+}
+
+// cpuBetween returns the CPU time the process used from one moment to
+// another, or 0 if the system does not report it or ctx ends first.
+func cpuBetween(ctx context.Context, from, until time.Time) time.Duration {
+	sleepUntil := func(t time.Time) bool {
+		timer := time.NewTimer(time.Until(t))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if !sleepUntil(from) {
+		return 0
+	}
+	begin, ok := processCPU()
+	if !ok || !sleepUntil(until) {
+		return 0
+	}
+	end, _ := processCPU()
+	return end - begin
 }
 
 // httpRedeemer posts redemptions to the API as a point would.
@@ -475,7 +510,7 @@ func (h *httpRedeemer) redeem(ctx context.Context, r *canasta.RedemptionRequest)
 // benchCeiling measures the most an HTTP server on this machine can do for
 // this request, with the same load generator: it decodes the body as the
 // API does and answers with a receipt, touching no store.
-func benchCeiling(ctx context.Context, cfg benchConfig) (*benchResult, error) {
+func benchCeiling(ctx context.Context, cfg benchConfig, cpuProfile string) (*benchResult, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/redemptions", func(w http.ResponseWriter, r *http.Request) {
 		var body benchRequestBody
@@ -515,5 +550,10 @@ func benchCeiling(ctx context.Context, cfg benchConfig) (*benchResult, error) {
 		w.households = append(w.households, canasta.NewID(canasta.HouseholdIDPrefix))
 	}
 	r := newHTTPRedeemer("http://"+ln.Addr().String(), "none", cfg.clients)
+	stopProfile, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	defer stopProfile()
 	return drive(ctx, cfg, w, r.redeem), nil
 }

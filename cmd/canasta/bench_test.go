@@ -5,13 +5,18 @@ import (
 	"context"
 	"io"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // benchLastLine is the line scripts parse.
 var benchLastLine = regexp.MustCompile(`^redemptions/s=(\d+) p50_ms=(\d+\.\d+) p99_ms=(\d+\.\d+) errors=(\d+)$`)
+
+// benchCPULine is the CPU budget scripts/bench.sh compares across variants.
+var benchCPULine = regexp.MustCompile(`(?m)^cpu: (\d+\.\d) µs per redemption in this process \(load generator included\), (\d+\.\d\d) of \d+ cores busy$`)
 
 // TestBenchRedeem runs each path briefly on a temporary store and checks
 // that redemptions went through without errors and that the last line
@@ -50,6 +55,15 @@ func TestBenchRedeem(t *testing.T) {
 			if rate == 0 || m[4] != "0" {
 				t.Fatalf("rate %d with %s errors:\n%s", rate, m[4], out.String())
 			}
+			if _, ok := processCPU(); ok {
+				c := benchCPULine.FindStringSubmatch(out.String())
+				if c == nil {
+					t.Fatalf("no cpu line:\n%s", out.String())
+				}
+				if perRedemption, _ := strconv.ParseFloat(c[1], 64); perRedemption <= 0 {
+					t.Fatalf("cpu per redemption %s, want > 0", c[1])
+				}
+			}
 		})
 	}
 }
@@ -59,5 +73,36 @@ func TestBenchRedeem_Usage(t *testing.T) {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%q succeeded, want a usage error", args)
 		}
+	}
+}
+
+// TestCPUBetween checks that the window's CPU time counts work done in it
+// and not work done before it began.
+func TestCPUBetween(t *testing.T) {
+	if _, ok := processCPU(); !ok {
+		t.Skip("this system's CPU time is not read")
+	}
+	from := time.Now().Add(50 * time.Millisecond)
+	until := from.Add(200 * time.Millisecond)
+	done := make(chan time.Duration)
+	go func() { done <- cpuBetween(context.Background(), from, until) }()
+	spin := func(until time.Time) {
+		for x := 0; time.Now().Before(until); x++ {
+			_ = x * x
+		}
+	}
+	spin(until.Add(10 * time.Millisecond))
+	cpu := <-done
+	// One goroutine spun through the whole window: up to 200 ms of CPU
+	// (less on a machine busy with other work),
+	// and never more than the window times the cores.
+	if cpu < 40*time.Millisecond || cpu > time.Duration(runtime.NumCPU())*250*time.Millisecond {
+		t.Fatalf("cpu %s over a 200 ms window with one goroutine spinning", cpu)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got := cpuBetween(ctx, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)); got != 0 {
+		t.Fatalf("cancelled: cpu %s, want 0", got)
 	}
 }
