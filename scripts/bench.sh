@@ -166,6 +166,7 @@ if [[ -n "${RATE[pg-engine]:-}" ]]; then
 	echo "pg engine / pg direct     $(ratio "${RATE[pg-engine]}" "$best_direct")  (target >= 3; the better of 16 and 64 clients)"
 fi
 echo "p99 at half the HTTP peak   ${P99[http-half-peak]} ms  (target < 25)"
+echo "p99 at half the engine peak ${P99[engine-half-peak]} ms  (target < 25)"
 if [[ -n "${CPU[http]:-}" && -n "${CPU[ceiling]:-}" ]]; then
 	# The CPU budget behind the ceiling ratio: the load generator, server
 	# and store share these cores, so a path's CPU time per redemption
@@ -175,4 +176,3 @@ if [[ -n "${CPU[http]:-}" && -n "${CPU[ceiling]:-}" ]]; then
 	echo "half the ceiling allows   $(awk -v c="$cores" -v r="${RATE[ceiling]}" 'BEGIN { printf "%.1f", c * 1e6 / (r / 2) }') µs per redemption"
 	echo "http bound, cores busy    $(awk -v c="$cores" -v u="${CPU[http]}" -v r="${RATE[ceiling]}" 'BEGIN { printf "%.2f", c * 1e6 / u / r }') of the ceiling at ${CPU[http]} µs per redemption"
 fi
-echo "p99 at half the engine peak ${P99[engine-half-peak]} ms  (target < 25)"
