@@ -296,9 +296,8 @@ type benchResult struct {
 	window     time.Duration
 	firstErrs  []string
 	// cpu is the CPU time this process used in the window, when the
-	// system reports it: what the budget of a redemption is spent on is
-	// compared across variants by it, since the load generator, server and
-	// store share the same cores.
+	// system reports it. The load generator, server and store share the
+	// same cores, so per redemption it is the budget a variant spends.
 	cpu time.Duration
 }
 

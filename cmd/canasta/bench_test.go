@@ -94,8 +94,8 @@ func TestCPUBetween(t *testing.T) {
 	spin(until.Add(10 * time.Millisecond))
 	cpu := <-done
 	// One goroutine spun through the whole window: up to 200 ms of CPU
-	// (less on a machine busy with other work),
-	// and never more than the window times the cores.
+	// (less on a machine busy with other work), and never more than the
+	// window times the cores.
 	if cpu < 40*time.Millisecond || cpu > time.Duration(runtime.NumCPU())*250*time.Millisecond {
 		t.Fatalf("cpu %s over a 200 ms window with one goroutine spinning", cpu)
 	}
