@@ -182,6 +182,19 @@ func CreatedMembers(hs []*Household) []*HouseholdMembers {
 	return out
 }
 
+// Stored keeps the members a store holds, as held reports for each id,
+// and reports whether they are all of the household's stored members,
+// which is how a store knows the batch created the household: stored is
+// how many members the store holds for it.
+func (hm *HouseholdMembers) Stored(held func(personID string) bool, stored int) (members []*Person, created bool) {
+	for _, m := range hm.Members {
+		if held(m.ID) {
+			members = append(members, m)
+		}
+	}
+	return members, len(members) == stored
+}
+
 // DuplicatePair is two persons the batch search found alike. Each is
 // named by source id, or, for a person registered without one, by person
 // id, as the batch search writes them.

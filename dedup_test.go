@@ -24,3 +24,22 @@ func TestCreatedMembers(t *testing.T) {
 		t.Errorf("h2 members %v, want only the new p3", got[1].Members)
 	}
 }
+
+func TestHouseholdMembers_Stored(t *testing.T) {
+	a, b, c := &canasta.Person{ID: "a"}, &canasta.Person{ID: "b"}, &canasta.Person{ID: "c"}
+	hm := &canasta.HouseholdMembers{Members: []*canasta.Person{a, b, c}}
+	held := map[string]bool{"a": true, "c": true, "old": true}
+	has := func(id string) bool { return held[id] }
+
+	members, created := hm.Stored(has, 3)
+	if len(members) != 2 || members[0] != a || members[1] != c {
+		t.Fatalf("members %v, want a and c, in order", members)
+	}
+	if created {
+		t.Fatal("the store holds a member the batch did not create, yet the household counts as created")
+	}
+	delete(held, "old")
+	if _, created := hm.Stored(has, 2); !created {
+		t.Fatal("every stored member is new, yet the household does not count as created")
+	}
+}

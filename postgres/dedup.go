@@ -717,12 +717,7 @@ func importedHouseholds(ctx context.Context, tx *Tx, hs []*canasta.Household) ([
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range hm.Members {
-			if _, ok := ih.lines[m.ID]; ok {
-				ih.members = append(ih.members, m)
-			}
-		}
-		ih.created = len(ih.members) == len(ih.lines)
+		ih.members, ih.created = hm.Stored(func(id string) bool { _, ok := ih.lines[id]; return ok }, len(ih.lines))
 		out = append(out, ih)
 	}
 	return out, nil
